@@ -1,0 +1,12 @@
+#pragma once
+// Everything in specopt/matfun/: polar factor, spectral powers and maps, top singular
+// triplets, norms.
+#include <specopt/matfun/coupled_newton.h>
+#include <specopt/matfun/gram.h>
+#include <specopt/matfun/gram_eigh.h>
+#include <specopt/matfun/newton_schulz.h>
+#include <specopt/matfun/norms.h>
+#include <specopt/matfun/polar.h>
+#include <specopt/matfun/spectral_map.h>
+#include <specopt/matfun/spectral_power.h>
+#include <specopt/matfun/top_singular.h>

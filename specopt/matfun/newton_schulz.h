@@ -1,0 +1,51 @@
+#pragma once
+// Newton–Schulz iterations for the polar factor U Vᵀ, with coefficient schedules.
+#include <ATen/ATen.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace specopt {
+
+// One odd polynomial per step: X ← a X + b (XXᵀ) X + c (XXᵀ)² X. After the table's last
+// entry the last triple repeats.
+struct NsSchedule {
+  std::string name;
+  std::vector<std::array<double, 3>> coefficients;
+  // X is divided by (‖X‖_F · norm_factor + eps) first; Polar Express uses 1.02 as a safety margin.
+  double norm_factor = 1.0;
+
+  // (3.4445, −4.7750, 2.0315) every step: the reference Muon's quintic. It does not
+  // converge to 1 (a+b+c = 0.701): singular values end in roughly [0.7, 1.2].
+  static NsSchedule jordan();
+  // Amsel et al. 2025, 5 per-step triples computed for safety factor 2e-2.
+  static NsSchedule polar_express();
+  // The classic convergent cubic: X ← 1.5 X − 0.5 (XXᵀ) X.
+  static NsSchedule cubic();
+  // A user table; each entry (a, b, c). Throws on an empty table or non-finite entries.
+  static NsSchedule custom(std::vector<std::array<double, 3>> coefficients,
+                           double norm_factor = 1.0);
+  // "jordan" | "polar_express" | "cubic"; throws naming the unknown value otherwise.
+  static NsSchedule from_name(const std::string& name);
+  static std::vector<std::string> names();
+
+  const std::array<double, 3>& at_step(int step) const;
+};
+
+// Newton–Schulz on the wide orientation of G (..., m, n), `steps` ≥ 1 iterations of
+// `schedule`, arithmetic in `compute_dtype` (e.g. bfloat16 on CUDA). Returns G's dtype.
+// Each step costs 4m²n + 2m³ FLOPs (m the small side). A zero matrix returns zeros.
+at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int steps,
+                         double eps, at::ScalarType compute_dtype);
+
+// The plain reference, written as the reference Muon implementation does it: Frobenius
+// normalisation + 1e-7, transpose to wide, 5 quintic steps of three matmuls each
+// (A = XXᵀ; B = bA + cA²; X = aX + BX) in G's dtype. Benchmarks and tests compare against it.
+at::Tensor reference_newton_schulz5(const at::Tensor& G);
+
+// FLOPs of `steps` quintic steps on an (m × n) matrix (per batch element), counting
+// every multiply-add of the three products as 2.
+double newton_schulz_flops(int64_t m, int64_t n, int steps);
+
+}  // namespace specopt

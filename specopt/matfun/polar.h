@@ -1,0 +1,58 @@
+#pragma once
+// The polar factor U Vᵀ of G = U Σ Vᵀ ("msign", the zeroth spectral power).
+#include <ATen/ATen.h>
+#include <c10/util/Optional.h>
+#include <torch/arg.h>
+
+#include <string>
+#include <vector>
+
+#include <specopt/matfun/newton_schulz.h>
+
+namespace specopt {
+
+enum class PolarMethod {
+  automatic,      // "auto": the fastest method that meets `tol` on the tensor's device
+  newton_schulz,  // odd-polynomial iteration: matmuls only, approximate by design
+  gram_eigh,      // eigendecomposition of the small-side Gram matrix
+  svd,            // exact (LAPACK / cuSOLVER)
+};
+
+std::string to_string(PolarMethod m);
+// "auto" | "newton_schulz" | "gram_eigh" | "svd"; throws naming the unknown value.
+PolarMethod parse_polar_method(const std::string& name);
+std::vector<std::string> polar_method_names();
+
+struct PolarOptions {
+  PolarOptions() = default;
+  TORCH_ARG(PolarMethod, method) = PolarMethod::automatic;
+  // Newton–Schulz only.
+  TORCH_ARG(NsSchedule, schedule) = NsSchedule::jordan();
+  TORCH_ARG(int, steps) = 5;
+  TORCH_ARG(double, eps) = 1e-7;
+  // gram_eigh only: ρ·λ_max added to every Gram eigenvalue (σ ↦ σ/√(σ²+ρσ₁²)). The default 0
+  // relies on the numerical-rank cutoff instead, which biases no singular value.
+  TORCH_ARG(double, ridge) = 0.0;
+  // auto only: target relative Frobenius error against the exact U Vᵀ.
+  TORCH_ARG(double, tol) = 1e-3;
+  // Arithmetic dtype (e.g. at::kBFloat16 for Newton–Schulz on CUDA); default: the input's
+  // (half types are promoted to float32 for the LAPACK methods).
+  TORCH_ARG(c10::optional<at::ScalarType>, compute_dtype) = c10::nullopt;
+
+ public:
+  // Throws on steps < 1, eps < 0, ridge < 0, tol <= 0, naming the option and value.
+  void validate() const;
+};
+
+// U Vᵀ for G of shape (..., m, n), float32/float64 (and bfloat16/float16, computed in
+// float32 except where `compute_dtype` says otherwise). Returns G's dtype and shape.
+// Singular values at or below the numerical-rank cutoff map to 0 (so a zero matrix maps to
+// zeros and a rank-r matrix to U_r V_rᵀ). Non-finite input throws.
+at::Tensor polar(const at::Tensor& G, const PolarOptions& options = {});
+
+// The method `auto` picks for this tensor before any precision fallback: gram_eigh on CPU;
+// on CUDA newton_schulz (polar_express) when tol ≥ 0.1, else gram_eigh. docs/performance.md
+// has the measurements behind the rule.
+PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& options);
+
+}  // namespace specopt
