@@ -21,7 +21,7 @@ struct GramEig {
 };
 
 // Scales G, forms the Gram matrix in `compute_dtype` and decomposes it. Eigenvalues at or
-// below k · eps(compute_dtype) · λ_max (numerically zero singular values) are masked out.
+// below √k · eps(compute_dtype) · λ_max (numerically zero singular values) are masked out.
 GramEig gram_eig(const at::Tensor& G, at::ScalarType compute_dtype);
 
 // Q diag(w) Qᵀ G (wide) or G Q diag(w) Qᵀ (tall) for weights w (..., k) in e.G's units.

@@ -44,8 +44,12 @@ at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int st
 // (A = XXᵀ; B = bA + cA²; X = aX + BX) in G's dtype. Benchmarks and tests compare against it.
 at::Tensor reference_newton_schulz5(const at::Tensor& G);
 
-// FLOPs of `steps` quintic steps on an (m × n) matrix (per batch element), counting
-// every multiply-add of the three products as 2.
-double newton_schulz_flops(int64_t m, int64_t n, int steps);
+// FLOPs of `steps` quintic steps on an (m × n) matrix (per batch element), a multiply-add
+// counted as 2: 4m²n + 2m³ per step with general products (m the small side), 3m²n + m³
+// when the two symmetric products compute one triangle (`symmetric`, the CPU syrk path).
+double newton_schulz_flops(int64_t m, int64_t n, int steps, bool symmetric = false);
+
+// The FLOPs `newton_schulz` needs for this tensor (whole batch, on its device's path).
+double newton_schulz_flops(const at::Tensor& G, int steps);
 
 }  // namespace specopt

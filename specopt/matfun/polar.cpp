@@ -1,0 +1,111 @@
+#include "specopt/matfun/polar.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <limits>
+
+#include "specopt/matfun/gram_eigh.h"
+#include "specopt/matfun/validate.h"
+
+namespace specopt {
+
+std::string to_string(PolarMethod m) {
+  switch (m) {
+    case PolarMethod::automatic: return "auto";
+    case PolarMethod::newton_schulz: return "newton_schulz";
+    case PolarMethod::gram_eigh: return "gram_eigh";
+    case PolarMethod::svd: return "svd";
+  }
+  return "?";
+}
+
+std::vector<std::string> polar_method_names() { return {"auto", "newton_schulz", "gram_eigh", "svd"}; }
+
+PolarMethod parse_polar_method(const std::string& name) {
+  for (auto m : {PolarMethod::automatic, PolarMethod::newton_schulz, PolarMethod::gram_eigh,
+                 PolarMethod::svd}) {
+    if (to_string(m) == name) return m;
+  }
+  TORCH_CHECK(false, "Unknown polar method '", name,
+              "' (expected auto, newton_schulz, gram_eigh or svd)");
+}
+
+void PolarOptions::validate() const {
+  TORCH_CHECK(steps_ >= 1, "Invalid PolarOptions steps: ", steps_, " (must be >= 1)");
+  TORCH_CHECK(eps_ >= 0 && std::isfinite(eps_), "Invalid PolarOptions eps: ", eps_,
+              " (must be >= 0)");
+  TORCH_CHECK(ridge_ >= 0 && std::isfinite(ridge_), "Invalid PolarOptions ridge: ", ridge_,
+              " (must be >= 0)");
+  TORCH_CHECK(tol_ > 0 && std::isfinite(tol_), "Invalid PolarOptions tol: ", tol_,
+              " (must be > 0)");
+  TORCH_CHECK(!schedule_.coefficients.empty(), "Invalid PolarOptions schedule '", schedule_.name,
+              "': no coefficients");
+}
+
+PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& options) {
+  if (options.method() != PolarMethod::automatic) return options.method();
+  // CPU: one small-side eigendecomposition beats five Newton–Schulz steps and is accurate
+  // (docs/performance.md). CUDA: eigensolvers are slow and matmuls fast, so Newton–Schulz
+  // serves loose targets (optimizer updates); tight targets need the eigendecomposition.
+  if (G.device().is_cpu()) return PolarMethod::gram_eigh;
+  return options.tol() >= 0.1 ? PolarMethod::newton_schulz : PolarMethod::gram_eigh;
+}
+
+namespace {
+
+at::Tensor polar_gram_eigh(const at::Tensor& G, at::ScalarType compute, double ridge) {
+  auto e = gram_eig(G, compute);
+  auto lam = e.lambda;
+  if (ridge > 0) lam = lam + ridge * lam.narrow(-1, lam.size(-1) - 1, 1);
+  return gram_apply(e, at::rsqrt(lam));
+}
+
+at::Tensor polar_svd(const at::Tensor& G, at::ScalarType compute) {
+  auto X = (G / detail::safe_scale(G)).to(compute);
+  auto svd = at::linalg_svd(X, /*full_matrices=*/false);
+  auto S = std::get<1>(svd);
+  const double eps = compute == at::kDouble ? std::numeric_limits<double>::epsilon()
+                                            : std::numeric_limits<float>::epsilon();
+  auto smax = std::get<0>(S.max(-1, /*keepdim=*/true));
+  auto keep = (S > smax * (std::max(G.size(-2), G.size(-1)) * eps)).to(compute);
+  return at::matmul(std::get<0>(svd) * keep.unsqueeze(-2), std::get<2>(svd));
+}
+
+}  // namespace
+
+at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
+  detail::check_matrix(G, "polar");
+  options.validate();
+  const auto out_dtype = G.scalar_type();
+  const auto lapack = detail::lapack_dtype(options.compute_dtype().value_or(out_dtype));
+  switch (resolve_polar_method(G, options)) {
+    case PolarMethod::newton_schulz: {
+      auto compute = options.compute_dtype().value_or(
+          out_dtype == at::kDouble ? at::kDouble : at::kFloat);
+      auto schedule = options.method() == PolarMethod::automatic ? NsSchedule::polar_express()
+                                                                 : options.schedule();
+      return newton_schulz(G, schedule, options.steps(), options.eps(), compute);
+    }
+    case PolarMethod::gram_eigh: {
+      if (options.method() == PolarMethod::automatic && lapack == at::kFloat &&
+          !options.compute_dtype().has_value()) {
+        // Try float32; when the computed spectrum says float32 cannot meet tol (κ² · eps too
+        // large), redo the decomposition in float64.
+        auto e = gram_eig(G, at::kFloat);
+        if (gram_eigh_error_estimate(e, 0.0) <= options.tol()) {
+          return gram_apply(e, at::rsqrt(e.lambda)).to(out_dtype).contiguous();
+        }
+        return polar_gram_eigh(G, at::kDouble, 0.0).to(out_dtype).contiguous();
+      }
+      return polar_gram_eigh(G, lapack, options.ridge()).to(out_dtype).contiguous();
+    }
+    case PolarMethod::svd:
+      return polar_svd(G, lapack).to(out_dtype).contiguous();
+    case PolarMethod::automatic:
+      break;
+  }
+  TORCH_CHECK(false, "polar: unresolved method");
+}
+
+}  // namespace specopt
