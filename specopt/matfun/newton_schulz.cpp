@@ -18,7 +18,8 @@ NsSchedule NsSchedule::polar_express() {
            {3.8916678022926607, -2.772484153217685, 0.5060648178503393},
            {3.285753657755655, -2.3681294933425376, 0.46449024233003106},
            {2.3465413258596377, -1.7097828382687081, 0.42323551169305323}},
-          1.02};
+          1.02,
+          std::array<double, 3>{1.875, -1.25, 0.375}};
 }
 
 NsSchedule NsSchedule::cubic() { return {"cubic", {{1.5, -0.5, 0.0}}, 1.0}; }
@@ -48,6 +49,7 @@ NsSchedule NsSchedule::from_name(const std::string& name) {
 
 const std::array<double, 3>& NsSchedule::at_step(int step) const {
   TORCH_CHECK(!coefficients.empty(), "NsSchedule '", name, "' has no coefficients");
+  if (static_cast<size_t>(step) >= coefficients.size() && tail.has_value()) return *tail;
   const size_t i = std::min<size_t>(static_cast<size_t>(step), coefficients.size() - 1);
   return coefficients[i];
 }
@@ -87,7 +89,7 @@ at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int st
   const bool tall = !is_wide(G);
   // Divide by the largest entry first so ‖X‖_F neither overflows nor underflows; after it
   // ‖X‖_F ≥ 1 and eps only guards the all-zero matrix.
-  auto X = (G / detail::safe_scale(G)).to(compute_dtype);
+  auto X = detail::to_scaled(G, detail::safe_scale(G), compute_dtype);
   X = wide(X);
   auto norm = at::linalg_vector_norm(X, 2, {-2, -1}, /*keepdim=*/true);
   X = X / (norm * schedule.norm_factor + eps);

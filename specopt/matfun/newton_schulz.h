@@ -1,6 +1,7 @@
 #pragma once
 // Newton–Schulz iterations for the polar factor U Vᵀ, with coefficient schedules.
 #include <ATen/ATen.h>
+#include <c10/util/Optional.h>
 
 #include <array>
 #include <string>
@@ -8,13 +9,16 @@
 
 namespace specopt {
 
-// One odd polynomial per step: X ← a X + b (XXᵀ) X + c (XXᵀ)² X. After the table's last
-// entry the last triple repeats.
+// One odd polynomial per step: X ← a X + b (XXᵀ) X + c (XXᵀ)² X. Past the end of the table
+// the `tail` triple is used when set, otherwise the last entry repeats.
 struct NsSchedule {
   std::string name;
   std::vector<std::array<double, 3>> coefficients;
   // X is divided by (‖X‖_F · norm_factor + eps) first; Polar Express uses 1.02 as a safety margin.
   double norm_factor = 1.0;
+  // Polar Express's last triple sums to 1.06, so repeating it stalls ≈3.5% from U Vᵀ; its
+  // extra steps use the convergent quintic (15/8, −10/8, 3/8) instead.
+  c10::optional<std::array<double, 3>> tail = c10::nullopt;
 
   // (3.4445, −4.7750, 2.0315) every step: the reference Muon's quintic. It does not
   // converge to 1 (a+b+c = 0.701): singular values end in roughly [0.7, 1.2].

@@ -42,8 +42,10 @@ at::Tensor schatten_norm(const at::Tensor& G, double q) {
   auto ss = scaled_singular_values(G, "schatten_norm");
   auto S = ss.first;
   // σ₁ (Σ (σᵢ/σ₁)^q)^{1/q}: no overflow for large q.
-  auto s1 = S.narrow(-1, 0, 1).clamp_min(std::numeric_limits<double>::min());
-  auto norm = s1.squeeze(-1) * at::pow(at::pow(S / s1, q).sum(-1), 1.0 / q);
+  // All-zero matrices: divide by 1 instead of 0 (their σ₁ = 0 makes the norm 0 anyway).
+  auto s1 = S.narrow(-1, 0, 1);
+  auto safe = at::where(s1 > 0, s1, at::ones_like(s1));
+  auto norm = s1.squeeze(-1) * at::pow(at::pow(S / safe, q).sum(-1), 1.0 / q);
   return (norm * ss.second.squeeze(-1)).to(G.scalar_type());
 }
 

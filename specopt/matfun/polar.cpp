@@ -62,13 +62,11 @@ at::Tensor polar_gram_eigh(const at::Tensor& G, at::ScalarType compute, double r
 }
 
 at::Tensor polar_svd(const at::Tensor& G, at::ScalarType compute) {
-  auto X = (G / detail::safe_scale(G)).to(compute);
+  auto X = detail::to_scaled(G, detail::safe_scale(G), compute);
   auto svd = at::linalg_svd(X, /*full_matrices=*/false);
   auto S = std::get<1>(svd);
-  const double eps = compute == at::kDouble ? std::numeric_limits<double>::epsilon()
-                                            : std::numeric_limits<float>::epsilon();
   auto smax = std::get<0>(S.max(-1, /*keepdim=*/true));
-  auto keep = (S > smax * (std::max(G.size(-2), G.size(-1)) * eps)).to(compute);
+  auto keep = (S > smax * detail::rank_rcond(G, compute)).to(compute);
   return at::matmul(std::get<0>(svd) * keep.unsqueeze(-2), std::get<2>(svd));
 }
 
@@ -101,7 +99,9 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
       return polar_gram_eigh(G, lapack, options.ridge()).to(out_dtype).contiguous();
     }
     case PolarMethod::svd:
-      return polar_svd(G, lapack).to(out_dtype).contiguous();
+      // The exact method: float64 unless the caller asks otherwise (a float32 SVD is only
+      // accurate to ≈ eps·κ).
+      return polar_svd(G, options.compute_dtype() ? lapack : at::kDouble).to(out_dtype).contiguous();
     case PolarMethod::automatic:
       break;
   }

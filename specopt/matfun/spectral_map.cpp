@@ -23,24 +23,24 @@ at::Tensor spectral_map(const at::Tensor& G, const SingularValueMap& f, Spectral
   detail::check_matrix(G, "spectral_map");
   TORCH_CHECK(static_cast<bool>(f), "spectral_map: f is empty");
   const auto out_dtype = G.scalar_type();
-  const auto compute = detail::lapack_dtype(out_dtype);
   // f sees the true singular values, so the scale taken out for range safety goes back in.
   at::Tensor R;
   if (method == SpectralMapMethod::svd) {
+    const auto compute = at::kDouble;
     auto scale = detail::safe_scale(G).to(compute);
-    auto svd = at::linalg_svd((G.to(compute) / scale), /*full_matrices=*/false);
+    auto svd = at::linalg_svd(detail::to_scaled(G, scale, compute), /*full_matrices=*/false);
     auto S = std::get<1>(svd);
-    const double eps = compute == at::kDouble ? std::numeric_limits<double>::epsilon()
-                                              : std::numeric_limits<float>::epsilon();
     auto smax = std::get<0>(S.max(-1, /*keepdim=*/true));
-    auto keep = S > smax * (std::max(G.size(-2), G.size(-1)) * eps);
+    auto keep = S > smax * detail::rank_rcond(G, compute);
     auto fs = checked(f, S * scale.squeeze(-1));
     fs = at::where(keep, fs, at::zeros_like(fs));
     R = at::matmul(std::get<0>(svd) * fs.unsqueeze(-2), std::get<2>(svd));
   } else {
+    const auto compute = detail::lapack_dtype(out_dtype);
     auto e = gram_eig(G, compute);
     auto sigma = at::sqrt(e.lambda);
     auto fs = checked(f, sigma * e.scale.squeeze(-1).to(compute));
+
     // Weights in the scaled matrix's units: f(s·σ)/σ.
     auto w = at::where(e.rank_mask, fs / sigma.clamp_min(std::numeric_limits<float>::min()),
                        at::zeros_like(fs));

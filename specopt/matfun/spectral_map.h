@@ -10,7 +10,7 @@ namespace specopt {
 using SingularValueMap = std::function<at::Tensor(const at::Tensor& sigma)>;
 
 enum class SpectralMapMethod {
-  svd,        // thin SVD in float64 for float64 input, float32 otherwise
+  svd,        // thin SVD in float64 (exact to rounding)
   gram_eigh,  // small-side Gram eigendecomposition (faster; loses singular values ≲ √eps·σ₁)
 };
 

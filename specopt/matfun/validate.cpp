@@ -2,6 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <limits>
+
 namespace specopt {
 namespace detail {
 
@@ -31,6 +34,27 @@ void check_finite(const at::Tensor& G, const char* fn) {
 at::Tensor safe_scale(const at::Tensor& G) {
   auto s = G.abs().amax({-2, -1}, /*keepdim=*/true);
   return at::where(s > 0, s, at::ones_like(s));
+}
+
+at::Tensor to_scaled(const at::Tensor& G, const at::Tensor& scale, at::ScalarType compute_dtype) {
+  const bool widen = at::elementSize(compute_dtype) >= at::elementSize(G.scalar_type());
+  if (widen) return G.to(compute_dtype) / scale.to(compute_dtype);
+  return (G / scale.to(G.scalar_type())).to(compute_dtype);
+}
+
+double unit_roundoff(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble: return std::numeric_limits<double>::epsilon();
+    case at::kFloat: return std::numeric_limits<float>::epsilon();
+    case at::kBFloat16: return 1.0 / 128;   // 8 significand bits
+    case at::kHalf: return 1.0 / 1024;      // 11 significand bits
+    default: TORCH_CHECK(false, "unit_roundoff: not a floating dtype: ", t);
+  }
+}
+
+double rank_rcond(const at::Tensor& G, at::ScalarType compute_dtype) {
+  const double eps = std::max(unit_roundoff(G.scalar_type()), unit_roundoff(compute_dtype));
+  return static_cast<double>(std::max(G.size(-2), G.size(-1))) * eps;
 }
 
 at::Tensor is_zero_matrix(const at::Tensor& G) {

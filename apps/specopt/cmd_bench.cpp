@@ -1,0 +1,144 @@
+// `specopt bench matfun`: time the polar / spectral-power methods against GEMM.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
+
+#include "commands.h"
+#include "lab/matfun_bench.h"
+
+namespace specopt {
+namespace cli {
+
+namespace {
+
+struct BenchArgs {
+  std::vector<std::string> shapes = {"1024x1024", "768x3072"};
+  std::string dtype = "float32";
+  std::string device = "cpu";
+  int repeats = 5;
+  int warmup = 1;
+  double kappa = 100;
+  std::vector<double> powers = {0.5, 0.25};
+  std::vector<std::string> ops = {"polar", "power"};
+  std::vector<std::string> methods;
+  int threads = 0;
+  unsigned long long seed = 1234;
+  std::string json;
+  bool quiet = false;
+};
+
+int run_bench(const BenchArgs& a) {
+  lab::MatfunBenchConfig c;
+  c.shapes.clear();
+  for (const auto& s : a.shapes) c.shapes.push_back(lab::parse_shape(s));
+  c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
+  c.device = a.device;
+  c.repeats = a.repeats;
+  c.warmup = a.warmup;
+  c.kappa = a.kappa;
+  c.powers = a.powers;
+  c.ops = a.ops;
+  c.methods = a.methods;
+  c.threads = a.threads > 0 ? a.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.seed = a.seed;
+  if (!a.quiet && ::isatty(STDERR_FILENO)) {
+    c.progress = [](const std::string& line) { std::cerr << "  ... " << line << std::endl; };
+  }
+
+  const auto records = lab::run_matfun_bench(c);
+  std::cout << "# specopt bench matfun: threads=" << at::get_num_threads()
+            << " repeats=" << c.repeats << " warmup=" << c.warmup << " kappa=" << c.kappa
+            << " seed=" << c.seed
+#ifdef TORCH_VERSION
+            << " libtorch=" << TORCH_VERSION
+#endif
+            << "\n# seconds: median wall time per call, synchronised by a scalar read-back;"
+               " GFLOP/s: nominal matmul FLOPs (eigensolver/SVD work not counted)\n";
+  std::cout << lab::format_matfun_table(records) << std::flush;
+  if (!a.json.empty()) {
+    lab::write_matfun_bench_json(a.json, records);
+    std::cerr << "specopt: wrote " << records.size() << " records to " << a.json << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, Runners& runners) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* mf = bench->add_subcommand(
+      "matfun", "Time polar / spectral-power methods on matrices with singular values "
+                "geometric from 1 to 1/kappa, next to a GEMM of the same shape");
+
+  const CLI::Validator shape_check(
+      [](std::string& s) -> std::string {
+        try {
+          lab::parse_shape(s);
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+        return {};
+      },
+      "MxN");
+  mf->add_option("--shapes", a->shapes, "Comma-separated MxN shapes")
+      ->delimiter(',')
+      ->check(shape_check)
+      ->capture_default_str();
+  mf->add_option("--dtype", a->dtype, "Element type")
+      ->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
+  mf->add_option("--device", a->device, "Device")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  mf->add_option("--repeats", a->repeats, "Timed calls per method (median reported)")
+      ->check(positive_int())
+      ->capture_default_str();
+  mf->add_option("--warmup", a->warmup, "Untimed calls before timing")
+      ->check(non_negative_int())
+      ->capture_default_str();
+  mf->add_option("--kappa", a->kappa, "Condition number of the test matrices (>= 1)")
+      ->check(real_in(1.0, std::numeric_limits<double>::infinity(), false))
+      ->capture_default_str();
+  mf->add_option("--powers", a->powers, "Comma-separated exponents p for op power")
+      ->delimiter(',')
+      ->check(real_in(0.0, 1.0, true))
+      ->capture_default_str();
+  mf->add_option("--ops", a->ops, "Comma-separated ops to run")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"polar", "power"}))
+      ->capture_default_str();
+  std::vector<std::string> all_methods = lab::matfun_bench_methods("polar");
+  for (const auto& m : lab::matfun_bench_methods("power")) {
+    if (std::find(all_methods.begin(), all_methods.end(), m) == all_methods.end()) {
+      all_methods.push_back(m);
+    }
+  }
+  mf->add_option("--methods", a->methods, "Comma-separated methods to run (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(all_methods));
+  mf->add_option("--threads", a->threads, "Intra-op threads (0: all hardware threads)")
+      ->check(non_negative_int())
+      ->capture_default_str();
+  mf->add_option("--seed", a->seed, "Seed of the random singular vectors")->capture_default_str();
+  mf->add_option("--json", a->json, "Also write the records as a JSON list to FILE");
+  mf->add_flag("-q,--quiet", a->quiet, "No progress lines on stderr");
+  runners.emplace_back(mf, [a] { return run_bench(*a); });
+}
+
+}  // namespace cli
+}  // namespace specopt

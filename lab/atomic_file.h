@@ -1,0 +1,24 @@
+#pragma once
+// Atomic file replacement: write everything to a temporary file in the destination's
+// directory, flush it to disk, then rename(2) it over the destination. Readers see either
+// the old file or the complete new one, never a partial write; on any failure the temporary
+// file is removed and the destination is left untouched.
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace specopt {
+namespace lab {
+
+// Writes `bytes` to `path` atomically. Throws std::runtime_error naming the path and the
+// failing step (open, write, fsync, rename) with the system error text.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Same, with the content produced by `writer` into a binary std::ostream. If the writer
+// throws, or leaves the stream in a failed state, the temporary file is removed and the
+// exception (or an error naming the path) propagates.
+void write_file_atomic(const std::string& path,
+                       const std::function<void(std::ostream&)>& writer);
+
+}  // namespace lab
+}  // namespace specopt

@@ -1,0 +1,393 @@
+#include "lab/matfun_bench.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include <specopt/matfun/coupled_newton.h>
+#include <specopt/matfun/newton_schulz.h>
+#include <specopt/matfun/polar.h>
+#include <specopt/matfun/spectral_power.h>
+
+#include "lab/atomic_file.h"
+#include "lab/spectra.h"
+
+namespace specopt {
+namespace lab {
+
+// ---------------------------------------------------------------------------------------
+// Shapes
+
+std::string MatrixShape::str() const { return std::to_string(m) + "x" + std::to_string(n); }
+
+namespace {
+bool parse_positive(const std::string& s, int64_t& out) {
+  if (s.empty() || s.size() > 12) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v <= 0) return false;
+  out = v;
+  return true;
+}
+}  // namespace
+
+MatrixShape parse_shape(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t");
+  const auto last = text.find_last_not_of(" \t");
+  const std::string s = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+  const auto x = s.find_first_of("xX");
+  MatrixShape shape;
+  if (x == std::string::npos || !parse_positive(s.substr(0, x), shape.m) ||
+      !parse_positive(s.substr(x + 1), shape.n)) {
+    throw std::invalid_argument("invalid shape '" + text +
+                                "': expected MxN with positive integers, e.g. 768x3072");
+  }
+  return shape;
+}
+
+std::vector<MatrixShape> parse_shapes(const std::string& csv) {
+  std::vector<MatrixShape> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = csv.find(',', start);
+    out.push_back(parse_shape(csv.substr(start, comma == std::string::npos ? std::string::npos
+                                                                           : comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Config
+
+std::vector<std::string> matfun_bench_methods(const std::string& op) {
+  if (op == "polar") {
+    return {"reference_ns5", "newton_schulz:jordan", "newton_schulz:polar_express",
+            "gram_eigh", "svd", "auto"};
+  }
+  if (op == "power") return {"coupled_newton", "gram_eigh", "svd", "auto"};
+  throw std::invalid_argument("unknown op '" + op + "' (expected polar or power)");
+}
+
+void MatfunBenchConfig::validate() const {
+  if (shapes.empty()) throw std::invalid_argument("bench matfun: no shapes given");
+  for (const auto& s : shapes) {
+    if (s.m <= 0 || s.n <= 0) throw std::invalid_argument("invalid shape '" + s.str() + "'");
+  }
+  if (dtype != at::kFloat && dtype != at::kDouble) {
+    throw std::invalid_argument(std::string("bench matfun: dtype must be float32 or float64, got ") +
+                                c10::toString(dtype));
+  }
+  if (device != "cpu" && device != "cuda") {
+    throw std::invalid_argument("bench matfun: device must be cpu or cuda, got '" + device + "'");
+  }
+  if (repeats < 1) {
+    throw std::invalid_argument("bench matfun: repeats must be >= 1, got " +
+                                std::to_string(repeats));
+  }
+  if (warmup < 0) {
+    throw std::invalid_argument("bench matfun: warmup must be >= 0, got " +
+                                std::to_string(warmup));
+  }
+  if (!(kappa >= 1) || !std::isfinite(kappa)) {
+    throw std::invalid_argument("bench matfun: kappa must be a finite number >= 1, got " +
+                                fmt::format("{}", kappa));
+  }
+  for (double p : powers) {
+    if (!(p > 0 && p < 1)) {
+      throw std::invalid_argument("bench matfun: each power p must lie in (0, 1), got " +
+                                  fmt::format("{}", p));
+    }
+  }
+  if (threads < 0) {
+    throw std::invalid_argument("bench matfun: threads must be >= 0, got " +
+                                std::to_string(threads));
+  }
+  for (const auto& op : ops) matfun_bench_methods(op);  // throws on an unknown op
+  for (const auto& m : methods) {
+    bool known = false;
+    for (const auto& op : ops) {
+      const auto names = matfun_bench_methods(op);
+      known = known || std::find(names.begin(), names.end(), m) != names.end();
+    }
+    if (!known) throw std::invalid_argument("bench matfun: unknown method '" + m + "'");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Measurement
+
+namespace {
+
+const char* dtype_name(at::ScalarType t) { return t == at::kDouble ? "float64" : "float32"; }
+
+// Forces the result to exist: `.item()` of a reduction copies a scalar to the host, which on
+// CUDA waits for every queued kernel. Done inside the timed region for every device (the
+// reduction reads the output once — negligible next to the O(mn·min(m,n)) methods), so CPU
+// and CUDA timings mean the same thing without linking any CUDA-specific API.
+void synchronize(const at::Tensor& out) { (void)out.sum().item<double>(); }
+
+struct Timing {
+  double seconds = 0;
+  at::Tensor last;
+};
+
+Timing time_median(const std::function<at::Tensor()>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) synchronize(fn());
+  std::vector<double> times;
+  Timing t;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto out = fn();
+    synchronize(out);
+    const auto stop = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double>(stop - start).count());
+    t.last = out;
+  }
+  std::sort(times.begin(), times.end());
+  const std::size_t k = times.size();
+  t.seconds = k % 2 ? times[k / 2] : 0.5 * (times[k / 2 - 1] + times[k / 2]);
+  return t;
+}
+
+// Nominal FLOPs of the Gram-eigendecomposition path on an m × n matrix (k = min, N = max):
+// Gram matrix 2k²N, Q diag(w) Qᵀ 2k³, applying it to G 2k²N. The eigensolver's own FLOPs
+// (LAPACK syevd, roughly 4k³–9k³ depending on the algorithm) are NOT counted, and neither is
+// the halving that a syrk Gram kernel gives: this is "GEMM-equivalent work", comparable to
+// the Newton–Schulz count, not a hardware FLOP rate.
+double gram_eigh_flops(int64_t m, int64_t n) {
+  const double k = static_cast<double>(std::min(m, n));
+  const double N = static_cast<double>(std::max(m, n));
+  return 2 * k * k * N + 2 * k * k * k + 2 * k * k * N;
+}
+
+bool wanted(const MatfunBenchConfig& c, const std::string& method) {
+  return c.methods.empty() ||
+         std::find(c.methods.begin(), c.methods.end(), method) != c.methods.end();
+}
+
+}  // namespace
+
+std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config) {
+  config.validate();
+  if (config.device == "cuda" && !at::hasCUDA()) {
+    throw std::runtime_error(
+        "bench matfun: device cuda requested, but this LibTorch build has no CUDA support or "
+        "no GPU is visible");
+  }
+  const int threads = config.threads > 0
+                          ? config.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+
+  const at::Device device(config.device == "cuda" ? at::kCUDA : at::kCPU);
+  const std::string dtype = dtype_name(config.dtype);
+  auto progress = [&](const std::string& line) {
+    if (config.progress) config.progress(line);
+  };
+
+  std::vector<MatfunBenchRecord> records;
+  for (const auto& shape : config.shapes) {
+    const int64_t m = shape.m, n = shape.n;
+    const auto sigma = geometric_spectrum(std::min(m, n), config.kappa);
+    // The input in the benchmarked dtype; the exact references use exactly these values.
+    const auto G_cpu = matrix_with_spectrum(m, n, sigma, config.seed, config.dtype);
+    const auto G = G_cpu.to(device);
+
+    // GEMM reference: X Xᵀ with X the wide orientation, as in a Newton–Schulz step.
+    progress(fmt::format("{} gemm", shape.str()));
+    const auto X = (m <= n ? G : G.t()).contiguous();
+    const double gemm_flops = 2.0 * static_cast<double>(X.size(0)) *
+                              static_cast<double>(X.size(0)) * static_cast<double>(X.size(1));
+    // The GEMM is cheap and runs first on a fresh matrix (cold caches, thread pool and BLAS
+    // buffers): give it at least 3 warm-up calls and 10 timed ones so the baseline is stable.
+    const double gemm_s = time_median([&] { return at::mm(X, X.t()); },
+                                      std::max(config.warmup, 3), std::max(config.repeats, 10))
+                              .seconds;
+    const double gemm_gflops = gemm_flops / gemm_s / 1e9;
+
+    auto record = [&](const std::string& op, const std::string& method, double p,
+                      const Timing& t, std::optional<double> flops, const at::Tensor& exact) {
+      MatfunBenchRecord r;
+      r.op = op;
+      r.method = method;
+      r.p = p;
+      r.shape = shape.str();
+      r.dtype = dtype;
+      r.device = config.device;
+      r.seconds = t.seconds;
+      if (flops) r.gflops = *flops / t.seconds / 1e9;
+      r.rel_err = rel_frobenius_error(t.last.to(at::kCPU), exact);
+      r.gemm_gflops = gemm_gflops;
+      return r;
+    };
+
+    if (std::find(config.ops.begin(), config.ops.end(), "polar") != config.ops.end()) {
+      const auto exact = exact_spectral_power(G_cpu, 0.0);
+      std::vector<MatfunBenchRecord> rows;
+      auto polar_with = [&](const std::string& name, const PolarOptions& opts,
+                            std::optional<double> flops) {
+        if (!wanted(config, name)) return;
+        progress(fmt::format("{} polar {}", shape.str(), name));
+        auto t = time_median([&] { return polar(G, opts); }, config.warmup, config.repeats);
+        rows.push_back(record("polar", name, 0.0, t, flops, exact));
+      };
+
+      if (wanted(config, "reference_ns5")) {
+        progress(fmt::format("{} polar reference_ns5", shape.str()));
+        auto t = time_median([&] { return reference_newton_schulz5(G); }, config.warmup,
+                             config.repeats);
+        rows.push_back(
+            record("polar", "reference_ns5", 0.0, t, newton_schulz_flops(m, n, 5), exact));
+      }
+      const std::pair<const char*, NsSchedule> schedules[] = {
+          {"newton_schulz:jordan", NsSchedule::jordan()},
+          {"newton_schulz:polar_express", NsSchedule::polar_express()}};
+      for (const auto& [name, sched] : schedules) {
+        const int steps = 5;
+        // The FLOPs this path needs: 3m²n + m³ per step where the symmetric products use syrk
+        // (CPU), 4m²n + 2m³ elsewhere. So GFLOP/s compares honestly with the GEMM rate.
+        polar_with(name,
+                   PolarOptions().method(PolarMethod::newton_schulz).schedule(sched).steps(steps),
+                   newton_schulz_flops(G, steps));
+      }
+      polar_with("gram_eigh", PolarOptions().method(PolarMethod::gram_eigh), gram_eigh_flops(m, n));
+      // SVD: LAPACK/cuSOLVER FLOPs depend on the algorithm; no GFLOP/s is reported.
+      polar_with("svd", PolarOptions().method(PolarMethod::svd), std::nullopt);
+      if (wanted(config, "auto")) {
+        const PolarOptions opts;  // defaults: method auto, tol 1e-3
+        const PolarMethod picked = resolve_polar_method(G, opts);
+        std::optional<double> flops;
+        if (picked == PolarMethod::newton_schulz) flops = newton_schulz_flops(G, opts.steps());
+        if (picked == PolarMethod::gram_eigh) flops = gram_eigh_flops(m, n);
+        polar_with("auto", opts, flops);
+        rows.back().resolved = to_string(picked);
+      }
+
+      std::optional<double> ref_s;
+      for (const auto& r : rows) {
+        if (r.method == "reference_ns5") ref_s = r.seconds;
+      }
+      for (auto& r : rows) {
+        if (ref_s) r.speedup = *ref_s / r.seconds;
+        records.push_back(std::move(r));
+      }
+    }
+
+    if (std::find(config.ops.begin(), config.ops.end(), "power") != config.ops.end()) {
+      for (double p : config.powers) {
+        const auto exact = exact_spectral_power(G_cpu, p);
+        std::vector<MatfunBenchRecord> rows;
+        auto power_with = [&](const std::string& name, const PowerOptions& opts,
+                              std::optional<double> flops) {
+          if (!wanted(config, name)) return;
+          progress(fmt::format("{} power p={} {}", shape.str(), p, name));
+          auto t = time_median([&] { return spectral_power(G, p, opts); }, config.warmup,
+                               config.repeats);
+          rows.push_back(record("power", name, p, t, flops, exact));
+        };
+
+        const int halvings = halvings_of(p);
+        const PowerOptions cn = PowerOptions().method(PowerMethod::coupled_newton);
+        if (halvings >= 1) {
+          power_with("coupled_newton", cn, coupled_newton_flops(m, n, halvings, cn.iters()));
+        } else if (wanted(config, "coupled_newton")) {
+          progress(fmt::format("{} power p={} coupled_newton skipped (p is not 2^-k)",
+                               shape.str(), p));
+        }
+        power_with("gram_eigh", PowerOptions().method(PowerMethod::gram_eigh),
+                   gram_eigh_flops(m, n));
+        power_with("svd", PowerOptions().method(PowerMethod::svd), std::nullopt);
+        if (wanted(config, "auto")) {
+          const PowerOptions opts;
+          const PowerMethod picked = resolve_power_method(G, p, opts);
+          std::optional<double> flops;
+          if (picked == PowerMethod::coupled_newton && halvings >= 1) {
+            flops = coupled_newton_flops(m, n, halvings, opts.iters());
+          }
+          if (picked == PowerMethod::gram_eigh) flops = gram_eigh_flops(m, n);
+          power_with("auto", opts, flops);
+          rows.back().resolved = to_string(picked);
+        }
+
+        std::optional<double> cn_s;
+        for (const auto& r : rows) {
+          if (r.method == "coupled_newton") cn_s = r.seconds;
+        }
+        for (auto& r : rows) {
+          if (cn_s) r.speedup = *cn_s / r.seconds;
+          records.push_back(std::move(r));
+        }
+      }
+    }
+  }
+  return records;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+namespace {
+std::string fmt_opt(const std::optional<double>& v, const char* spec) {
+  return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
+}
+}  // namespace
+
+std::string format_matfun_table(const std::vector<MatfunBenchRecord>& records) {
+  std::string out = fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10} {:>9} {:>7} {:>10} {:>9} {:>8}\n",
+                                "op", "method", "p", "shape", "dtype", "dev", "ms", "GFLOP/s",
+                                "%GEMM", "rel_err", "GEMM GF/s", "speedup");
+  for (const auto& r : records) {
+    std::string method = r.method;
+    if (!r.resolved.empty()) method += "->" + r.resolved;
+    std::optional<double> pct;
+    if (r.gflops && r.gemm_gflops > 0) pct = 100.0 * *r.gflops / r.gemm_gflops;
+    out += fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10.3f} {:>9} {:>7} {:>10.2e} {:>9.1f} {:>8}\n",
+                       r.op, method, r.op == "polar" ? std::string("-") : fmt::format("{:g}", r.p),
+                       r.shape, r.dtype, r.device, 1e3 * r.seconds, fmt_opt(r.gflops, "{:.1f}"),
+                       fmt_opt(pct, "{:.0f}%"), r.rel_err, r.gemm_gflops,
+                       fmt_opt(r.speedup, "{:.2f}x"));
+  }
+  return out;
+}
+
+std::string matfun_bench_json(const std::vector<MatfunBenchRecord>& records, int indent) {
+  auto list = nlohmann::ordered_json::array();
+  for (const auto& r : records) {
+    nlohmann::ordered_json j;
+    j["op"] = r.op;
+    j["method"] = r.method;
+    j["p"] = r.p;
+    j["shape"] = r.shape;
+    j["dtype"] = r.dtype;
+    j["device"] = r.device;
+    j["seconds"] = r.seconds;
+    j["gflops"] = r.gflops ? nlohmann::ordered_json(*r.gflops) : nlohmann::ordered_json(nullptr);
+    j["rel_err"] = std::isfinite(r.rel_err) ? nlohmann::ordered_json(r.rel_err)
+                                            : nlohmann::ordered_json(nullptr);
+    j["gemm_gflops"] = r.gemm_gflops;
+    const char* key = r.op == "polar" ? "speedup_vs_reference" : "speedup_vs_coupled_newton";
+    j[key] = r.speedup ? nlohmann::ordered_json(*r.speedup) : nlohmann::ordered_json(nullptr);
+    list.push_back(std::move(j));
+  }
+  return list.dump(indent) + "\n";
+}
+
+void write_matfun_bench_json(const std::string& path,
+                             const std::vector<MatfunBenchRecord>& records) {
+  write_file_atomic(path, matfun_bench_json(records));
+}
+
+}  // namespace lab
+}  // namespace specopt

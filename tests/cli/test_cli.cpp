@@ -1,0 +1,211 @@
+// End-to-end checks of the `specopt` binary (path in SPECOPT_CLI_PATH): exit codes,
+// one-line errors, .npy round trips through `matfun`, and the JSON of `bench matfun`.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "lab/npy.h"
+#include "lab/spectra.h"
+#include "test_util.h"
+
+#ifndef SPECOPT_CLI_PATH
+#error "SPECOPT_CLI_PATH must name the specopt executable"
+#endif
+
+namespace {
+
+using specopt_cli_test::TempDir;
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = quote(SPECOPT_CLI_PATH) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+size_t line_count(const std::string& s) {
+  size_t lines = std::count(s.begin(), s.end(), '\n');
+  if (!s.empty() && s.back() != '\n') ++lines;
+  return lines;
+}
+
+// Expects a failure with exit code `code` and exactly one line "specopt: error: ..." that
+// contains `needle`.
+void expect_one_line_error(const std::string& args, int code, const std::string& needle) {
+  const auto r = run_cli(args);
+  EXPECT_EQ(r.code, code) << args << "\n" << r.output;
+  EXPECT_EQ(line_count(r.output), 1u) << args << "\n" << r.output;
+  EXPECT_EQ(r.output.rfind("specopt: error: ", 0), 0u) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
+}
+
+TEST(Cli, Version) {
+  const auto r = run_cli("--version");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("specopt ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("LibTorch "), std::string::npos) << r.output;
+}
+
+TEST(Cli, Help) {
+  const auto r = run_cli("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("matfun"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bench"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MissingSubcommandPrintsHelpAndFails) {
+  for (const char* args : {"", "matfun", "bench"}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.output.find("Usage:"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Cli, OneLineErrors) {
+  expect_one_line_error("--bogus", 2, "--bogus");
+  expect_one_line_error("bench matfun --shapes 12y4", 2, "12y4");
+  expect_one_line_error("bench matfun --shapes 64x64,0x5", 2, "0x5");
+  expect_one_line_error("bench matfun --dtype float16", 2, "float16");
+  expect_one_line_error("bench matfun --repeats zero", 2, "--repeats");
+  expect_one_line_error("matfun polar --in a.npy", 2, "--out");
+  expect_one_line_error("matfun polar --in a.npy --out b.npy --method qr", 2, "qr");
+  expect_one_line_error("matfun power --in a.npy --out b.npy --p 1.5", 2, "1.5");
+  expect_one_line_error("matfun polar --in /nonexistent/G.npy --out /tmp/R.npy", 1,
+                        "/nonexistent/G.npy");
+}
+
+using CliFiles = TempDir;
+
+TEST_F(CliFiles, PolarRoundTripIsOrthogonal) {
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{48, 80}, {80, 48}}) {
+    const auto G = specopt::lab::matrix_with_spectrum(
+        m, n, specopt::lab::geometric_spectrum(std::min(m, n), 100.0), 7, at::kFloat);
+    specopt::lab::write_npy(path("G.npy"), G);
+    const auto r = run_cli("matfun polar --method svd --in " + quote(path("G.npy")) + " --out " +
+                           quote(path("R.npy")));
+    ASSERT_EQ(r.code, 0) << r.output;
+    const auto R = specopt::lab::read_npy(path("R.npy"));
+    EXPECT_EQ(R.scalar_type(), at::kFloat);
+    EXPECT_EQ(R.sizes(), G.sizes());
+    const auto gram = m <= n ? at::mm(R, R.t()) : at::mm(R.t(), R);
+    const auto eye = at::eye(std::min(m, n), at::kFloat);
+    EXPECT_LT((gram - eye).abs().max().item<double>(), 1e-5) << m << "x" << n;
+    EXPECT_EQ(entries(), (std::vector<std::string>{"G.npy", "R.npy"}));
+  }
+}
+
+TEST_F(CliFiles, PolarDefaultMethodOnBatchKeepsShapeAndDtype) {
+  const auto G = at::randn({2, 16, 24}, at::kDouble);
+  specopt::lab::write_npy(path("G.npy"), G);
+  const auto r =
+      run_cli("matfun polar --in " + quote(path("G.npy")) + " --out " + quote(path("R.npy")));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto R = specopt::lab::read_npy(path("R.npy"));
+  EXPECT_EQ(R.scalar_type(), at::kDouble);
+  EXPECT_EQ(R.sizes(), G.sizes());
+  EXPECT_LT(specopt::lab::rel_frobenius_error(R, specopt::lab::exact_spectral_power(G, 0)), 1e-3);
+}
+
+TEST_F(CliFiles, PowerRoundTripMatchesExact) {
+  const auto G = specopt::lab::matrix_with_spectrum(
+      32, 64, specopt::lab::geometric_spectrum(32, 10.0), 3, at::kDouble);
+  specopt::lab::write_npy(path("G.npy"), G);
+  const auto r = run_cli("matfun power --p 0.5 --method svd --in " + quote(path("G.npy")) +
+                         " --out " + quote(path("P.npy")));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto P = specopt::lab::read_npy(path("P.npy"));
+  EXPECT_LT(specopt::lab::rel_frobenius_error(P, specopt::lab::exact_spectral_power(G, 0.5)),
+            1e-10);
+}
+
+TEST_F(CliFiles, Int64InputIsAOneLineError) {
+  xt::xarray<int64_t> a = {{1, 2}, {3, 4}};
+  xt::dump_npy(path("i.npy"), a);
+  const auto r =
+      run_cli("matfun polar --in " + quote(path("i.npy")) + " --out " + quote(path("o.npy")));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(line_count(r.output), 1u) << r.output;
+  EXPECT_NE(r.output.find("int64"), std::string::npos) << r.output;
+  EXPECT_EQ(entries(), std::vector<std::string>{"i.npy"});
+}
+
+TEST_F(CliFiles, LibraryErrorIsOneLine) {
+  // coupled_newton needs p = 2^-k: the library's c10::Error must come out as one line.
+  specopt::lab::write_npy(path("G.npy"), at::randn({8, 12}, at::kFloat));
+  const auto r = run_cli("matfun power --p 0.3 --method coupled_newton --in " +
+                         quote(path("G.npy")) + " --out " + quote(path("P.npy")));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(line_count(r.output), 1u) << r.output;
+  EXPECT_EQ(r.output.rfind("specopt: error: ", 0), 0u) << r.output;
+}
+
+TEST_F(CliFiles, BenchWritesJsonList) {
+  const auto json_path = path("bench.json");
+  const auto r = run_cli("bench matfun --shapes 64x128 --repeats 1 --threads 1 --json " +
+                         quote(json_path));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(json_path);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_TRUE(j.is_array());
+  // 6 polar methods + 4 power methods for each of p = 0.5, 0.25.
+  EXPECT_EQ(j.size(), 14u) << j.dump(1);
+  const std::set<std::string> required = {"op",     "method",  "p",       "shape",  "dtype",
+                                          "device", "seconds", "gflops",  "rel_err",
+                                          "gemm_gflops"};
+  std::set<std::string> methods;
+  for (const auto& rec : j) {
+    std::set<std::string> keys;
+    for (const auto& kv : rec.items()) keys.insert(kv.key());
+    for (const auto& k : required) EXPECT_TRUE(keys.count(k)) << k << " missing in " << rec;
+    for (const auto& k : keys) {
+      EXPECT_TRUE(required.count(k) || k == "speedup_vs_reference" ||
+                  k == "speedup_vs_coupled_newton")
+          << "unexpected key " << k;
+    }
+    EXPECT_EQ(rec["shape"], "64x128");
+    EXPECT_EQ(rec["dtype"], "float32");
+    EXPECT_EQ(rec["device"], "cpu");
+    EXPECT_GT(rec["seconds"].get<double>(), 0);
+    EXPECT_GT(rec["gemm_gflops"].get<double>(), 0);
+    methods.insert(rec["op"].get<std::string>() + "/" + rec["method"].get<std::string>());
+    if (rec["method"] == "svd") {
+      EXPECT_TRUE(rec["gflops"].is_null());
+      EXPECT_LT(rec["rel_err"].get<double>(), 1e-4) << rec;
+    }
+  }
+  EXPECT_TRUE(methods.count("polar/reference_ns5"));
+  EXPECT_TRUE(methods.count("polar/newton_schulz:jordan"));
+  EXPECT_TRUE(methods.count("polar/newton_schulz:polar_express"));
+  EXPECT_TRUE(methods.count("power/coupled_newton"));
+  EXPECT_TRUE(methods.count("power/auto"));
+}
+
+}  // namespace
