@@ -164,8 +164,8 @@ Timing time_median(const std::function<at::Tensor()>& fn, int warmup, int repeat
 // Nominal FLOPs of the Gram-eigendecomposition path on an m × n matrix (k = min, N = max):
 // Gram matrix 2k²N, Q diag(w) Qᵀ 2k³, applying it to G 2k²N. The eigensolver's own FLOPs
 // (LAPACK syevd, roughly 4k³–9k³ depending on the algorithm) are NOT counted, and neither is
-// the halving that a syrk Gram kernel gives: this is "GEMM-equivalent work", comparable to
-// the Newton–Schulz count, not a hardware FLOP rate.
+// the block saving of the symmetric Gram product: this is "GEMM-equivalent work", comparable
+// to the Newton–Schulz count, not a hardware FLOP rate.
 double gram_eigh_flops(int64_t m, int64_t n) {
   const double k = static_cast<double>(std::min(m, n));
   const double N = static_cast<double>(std::max(m, n));
@@ -256,8 +256,8 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
           {"newton_schulz:polar_express", NsSchedule::polar_express()}};
       for (const auto& [name, sched] : schedules) {
         const int steps = 5;
-        // The FLOPs this path needs: 3m²n + m³ per step where the symmetric products use syrk
-        // (CPU), 4m²n + 2m³ elsewhere. So GFLOP/s compares honestly with the GEMM rate.
+        // The FLOPs this path needs: 3.5m²n + 1.5m³ per step where the symmetric products skip
+        // a block (CPU, m ≥ 512), 4m²n + 2m³ elsewhere. So GFLOP/s compares honestly with GEMM.
         polar_with(name,
                    PolarOptions().method(PolarMethod::newton_schulz).schedule(sched).steps(steps),
                    newton_schulz_flops(G, steps));

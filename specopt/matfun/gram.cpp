@@ -2,18 +2,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <limits>
-
-#ifdef SPECOPT_HAVE_BLAS
-extern "C" {
-// Fortran BLAS symmetric rank-k update: C := alpha·op(A)·op(A)ᵀ + beta·C (one triangle).
-void ssyrk_(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
-            const float* a, const int* lda, const float* beta, float* c, const int* ldc);
-void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
-            const double* a, const int* lda, const double* beta, double* c, const int* ldc);
-}
-#endif
-
 namespace specopt {
 
 at::Tensor gram_xxt_reference(const at::Tensor& X) { return at::matmul(X, X.transpose(-2, -1)); }
@@ -23,63 +11,49 @@ at::Tensor gram_xxt_add_reference(const at::Tensor& C, const at::Tensor& X, doub
   return beta * C + alpha * at::matmul(X, X.transpose(-2, -1));
 }
 
-bool gram_uses_syrk(const at::Tensor& X) {
-#ifdef SPECOPT_HAVE_BLAS
-  return X.device().is_cpu() && (X.scalar_type() == at::kFloat || X.scalar_type() == at::kDouble) &&
-         X.size(-1) <= std::numeric_limits<int>::max() && X.size(-2) <= std::numeric_limits<int>::max();
-#else
-  (void)X;
-  return false;
-#endif
+bool gram_uses_blocks(const at::Tensor& X) {
+  return X.device().is_cpu() && X.size(-2) >= 512 && at::isFloatingType(X.scalar_type());
 }
 
-#ifdef SPECOPT_HAVE_BLAS
 namespace {
-template <typename T>
-void syrk(const char* uplo, const char* trans, const int* n, const int* k, const T* alpha,
-          const T* a, const int* lda, const T* beta, T* c, const int* ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    ssyrk_(uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+// beta·out + alpha·Xi Xjᵀ written into the view `out` (2-D or batched 3-D).
+void product_into(at::Tensor out, const at::Tensor& Xi, const at::Tensor& Xj, double beta,
+                  double alpha) {
+  auto XjT = Xj.transpose(-2, -1);
+  if (out.dim() == 2) {
+    at::addmm_out(out, out, Xi, XjT, beta, alpha);
   } else {
-    dsyrk_(uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+    at::baddbmm_out(out, out, Xi, XjT, beta, alpha);
   }
 }
 
-// beta·C + alpha·X Xᵀ; C undefined means beta = 0.
-template <typename T>
-at::Tensor syrk_gram(const at::Tensor& X, const at::Tensor& C, T alpha, T beta) {
-  // Row-major X (m × n) is column-major Xᵀ (n × m) with lda = n, so trans='T' gives
-  // (Xᵀ)ᵀ Xᵀ = X Xᵀ. The result is symmetric, so its storage order does not matter.
-  auto Xc = X.contiguous();
-  const int m = static_cast<int>(X.size(-2)), n = static_cast<int>(X.size(-1));
-  auto batch = Xc.reshape({-1, m, n});
-  at::Tensor out = C.defined() ? C.to(X.scalar_type()).reshape({-1, m, m}).clone(at::MemoryFormat::Contiguous)
-                               : at::empty({batch.size(0), m, m}, X.options());
-  const char uplo = 'U', trans = 'T';
-  for (int64_t b = 0; b < batch.size(0); ++b) {
-    syrk<T>(&uplo, &trans, &m, &n, &alpha, batch[b].data_ptr<T>(), &n, &beta, out[b].data_ptr<T>(), &m);
-  }
-  // Column-major upper triangle = row-major lower triangle; mirror it.
-  auto full = at::tril(out) + at::tril(out, -1).transpose(-2, -1);
-  std::vector<int64_t> shape(X.sizes().begin(), X.sizes().end() - 2);
+// beta·C + alpha·X Xᵀ on a 2 × 2 block grid: blocks (0,0), (1,0), (1,1) by GEMM, block (0,1)
+// copied from (1,0)ᵀ. C undefined means beta = 0.
+at::Tensor blocked_gram(const at::Tensor& X, const at::Tensor& C, double beta, double alpha) {
+  const int64_t m = X.size(-2), n = X.size(-1), h = m / 2;
+  auto X3 = X.reshape({-1, m, n});
+  // With beta = 0 the GEMMs ignore what `out` holds (ATen's addmm contract), so no memset.
+  at::Tensor out = C.defined() ? C.reshape({-1, m, m}).clone(at::MemoryFormat::Contiguous)
+                               : at::empty({X3.size(0), m, m}, X.options());
+  if (!C.defined()) beta = 0;
+  auto O = X3.size(0) == 1 ? out.select(0, 0) : out;
+  auto Xs = X3.size(0) == 1 ? X3.select(0, 0) : X3;
+  auto top = Xs.narrow(-2, 0, h), bottom = Xs.narrow(-2, h, m - h);
+  auto block = [&](int64_t r0, int64_t r, int64_t c0, int64_t c) {
+    return O.narrow(-2, r0, r).narrow(-1, c0, c);
+  };
+  product_into(block(0, h, 0, h), top, top, beta, alpha);
+  product_into(block(h, m - h, 0, h), bottom, top, beta, alpha);
+  product_into(block(h, m - h, h, m - h), bottom, bottom, beta, alpha);
+  block(0, h, h, m - h).copy_(block(h, m - h, 0, h).transpose(-2, -1));
+  std::vector<int64_t> shape(X.sizes().begin(), X.sizes().end() - 1);
   shape.push_back(m);
-  shape.push_back(m);
-  return full.reshape(shape);
-}
-
-at::Tensor syrk_dispatch(const at::Tensor& X, const at::Tensor& C, double alpha, double beta) {
-  if (X.scalar_type() == at::kFloat) {
-    return syrk_gram<float>(X, C, static_cast<float>(alpha), static_cast<float>(beta));
-  }
-  return syrk_gram<double>(X, C, alpha, beta);
+  return out.reshape(shape);
 }
 }  // namespace
-#endif
 
 at::Tensor gram_xxt(const at::Tensor& X) {
-#ifdef SPECOPT_HAVE_BLAS
-  if (gram_uses_syrk(X)) return syrk_dispatch(X, at::Tensor(), 1.0, 0.0);
-#endif
+  if (gram_uses_blocks(X)) return blocked_gram(X, at::Tensor(), 0.0, 1.0);
   return gram_xxt_reference(X);
 }
 
@@ -87,10 +61,8 @@ at::Tensor gram_xxt_add(const at::Tensor& C, const at::Tensor& X, double beta, d
   TORCH_CHECK(C.dim() >= 2 && C.size(-1) == X.size(-2) && C.size(-2) == X.size(-2),
               "gram_xxt_add: C must be (..., m, m) for X of shape (..., m, n); got C ", C.sizes(),
               " and X ", X.sizes());
-#ifdef SPECOPT_HAVE_BLAS
   const bool same_batch = C.sizes().slice(0, C.dim() - 2) == X.sizes().slice(0, X.dim() - 2);
-  if (gram_uses_syrk(X) && same_batch) return syrk_dispatch(X, C, alpha, beta);
-#endif
+  if (gram_uses_blocks(X) && same_batch) return blocked_gram(X, C, beta, alpha);
   return gram_xxt_add_reference(C, X, beta, alpha);
 }
 

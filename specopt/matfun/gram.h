@@ -8,23 +8,25 @@ namespace specopt {
 // X Xᵀ (m × m); otherwise with Xᵀ X (n × n).
 inline bool is_wide(const at::Tensor& X) { return X.size(-2) <= X.size(-1); }
 
-// X Xᵀ for X of shape (..., m, n). On CPU float32/float64 with a BLAS available it uses
-// the symmetric rank-k kernel (syrk: half the FLOPs of a GEMM) and mirrors the triangle;
-// elsewhere it is `gram_xxt_reference`.
+// X Xᵀ (symmetric to rounding) for X of shape (..., m, n). For large m on CPU it computes only the blocks on and
+// below the diagonal of a 2 × 2 block grid (three GEMMs, 3/4 of the FLOPs) and mirrors the
+// off-diagonal block; otherwise it is `gram_xxt_reference`. (BLAS syrk was measured too:
+// slower than GEMM at some sizes, so it is not used; docs/performance.md.)
 at::Tensor gram_xxt(const at::Tensor& X);
 
 // Plain reference: at::matmul(X, Xᵀ). Tests compare `gram_xxt` against it.
 at::Tensor gram_xxt_reference(const at::Tensor& X);
 
-// beta·C + alpha·X Xᵀ for symmetric C (..., m, m), with the same syrk path as `gram_xxt`.
-// Newton–Schulz uses it for bA + cA² (A symmetric, so A² = A Aᵀ): m³ instead of 2m³ FLOPs.
+// beta·C + alpha·X Xᵀ for symmetric C (..., m, m), with the same block path as `gram_xxt`.
+// Newton–Schulz uses it for bA + cA² (A symmetric, so A² = A Aᵀ).
 at::Tensor gram_xxt_add(const at::Tensor& C, const at::Tensor& X, double beta, double alpha);
 
 // Plain reference: beta·C + alpha·at::matmul(X, Xᵀ).
 at::Tensor gram_xxt_add_reference(const at::Tensor& C, const at::Tensor& X, double beta,
                                   double alpha);
 
-// Whether `gram_xxt` takes the syrk path for this tensor.
-bool gram_uses_syrk(const at::Tensor& X);
+// Whether `gram_xxt` takes the block path for this tensor: CPU, m ≥ 512 (measured: below it
+// the smaller GEMMs lose more efficiency than the skipped block saves).
+bool gram_uses_blocks(const at::Tensor& X);
 
 }  // namespace specopt

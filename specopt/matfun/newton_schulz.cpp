@@ -56,12 +56,13 @@ const std::array<double, 3>& NsSchedule::at_step(int step) const {
 
 double newton_schulz_flops(int64_t m, int64_t n, int steps, bool symmetric) {
   const double s = static_cast<double>(std::min(m, n)), l = static_cast<double>(std::max(m, n));
-  // XXᵀ (2s²l, or s²l for one triangle), A² (2s³ or s³), B·X (2s²l).
-  return symmetric ? steps * (3.0 * s * s * l + s * s * s) : steps * (4.0 * s * s * l + 2.0 * s * s * s);
+  // XXᵀ (2s²l, or 3/4 of it on the block path), A² (2s³ or 3/4 of it), B·X (2s²l).
+  return symmetric ? steps * (3.5 * s * s * l + 1.5 * s * s * s)
+                   : steps * (4.0 * s * s * l + 2.0 * s * s * s);
 }
 
 double newton_schulz_flops(const at::Tensor& G, int steps) {
-  const bool sym = gram_uses_syrk(G);
+  const bool sym = gram_uses_blocks(G.size(-2) <= G.size(-1) ? G : G.transpose(-2, -1));
   double batch = 1;
   for (int64_t i = 0; i + 2 < G.dim(); ++i) batch *= static_cast<double>(G.size(i));
   return batch * newton_schulz_flops(G.size(-2), G.size(-1), steps, sym);
@@ -93,11 +94,11 @@ at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int st
   X = wide(X);
   auto norm = at::linalg_vector_norm(X, 2, {-2, -1}, /*keepdim=*/true);
   X = X / (norm * schedule.norm_factor + eps);
-  const bool symmetric_gram = gram_uses_syrk(X);
+  const bool symmetric_gram = gram_uses_blocks(X);
   for (int k = 0; k < steps; ++k) {
     const auto& c = schedule.at_step(k);
     // Quintic step on the wide side: A = XXᵀ (m×m), B = bA + cA², X = aX + BX.
-    // A and B are symmetric: on CPU both come from syrk (one triangle, half the FLOPs).
+    // A and B are symmetric: for large m on CPU both skip their upper off-diagonal block.
     auto A = symmetric_gram ? gram_xxt(X) : at::matmul(X, X.transpose(-2, -1));
     auto B = c[2] == 0.0            ? A * c[1]
              : symmetric_gram ? gram_xxt_add(A, A, c[1], c[2])

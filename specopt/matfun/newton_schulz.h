@@ -49,8 +49,9 @@ at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int st
 at::Tensor reference_newton_schulz5(const at::Tensor& G);
 
 // FLOPs of `steps` quintic steps on an (m × n) matrix (per batch element), a multiply-add
-// counted as 2: 4m²n + 2m³ per step with general products (m the small side), 3m²n + m³
-// when the two symmetric products compute one triangle (`symmetric`, the CPU syrk path).
+// counted as 2: 4m²n + 2m³ per step with general products (m the small side), 3.5m²n + 1.5m³
+// when the two symmetric products skip their upper off-diagonal block (`symmetric`, the
+// block path of `gram_xxt`).
 double newton_schulz_flops(int64_t m, int64_t n, int steps, bool symmetric = false);
 
 // The FLOPs `newton_schulz` needs for this tensor (whole batch, on its device's path).
