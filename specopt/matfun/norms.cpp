@@ -34,7 +34,13 @@ at::Tensor nuclear_norm(const at::Tensor& G) {
   return (ss.first.sum(-1) * ss.second.squeeze(-1)).to(G.scalar_type());
 }
 
-at::Tensor frobenius_norm(const at::Tensor& G) { return schatten_norm(G, 2.0); }
+at::Tensor frobenius_norm(const at::Tensor& G) {
+  // Entrywise (no SVD): ‖G‖_F = s·‖G/s‖_F with s = max|G_ij|, safe from over/underflow.
+  detail::check_matrix(G, "frobenius_norm");
+  auto scale = detail::safe_scale(G);
+  return (at::linalg_vector_norm(G / scale, 2, {-2, -1}) * scale.squeeze(-1).squeeze(-1))
+      .to(G.scalar_type());
+}
 
 at::Tensor schatten_norm(const at::Tensor& G, double q) {
   TORCH_CHECK(q >= 1 && !std::isnan(q), "schatten_norm: q must be >= 1 (or +inf), got ", q);

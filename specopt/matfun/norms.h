@@ -1,6 +1,9 @@
 #pragma once
 // Unitarily invariant matrix norms, batched over leading dimensions.
 //
+// Inside namespace specopt call these qualified (specopt::nuclear_norm): ATen has functions
+// of the same names, which argument-dependent lookup would also find.
+//
 // Each returns a tensor of shape (...) in G's dtype. The matrix is scaled by its largest
 // entry before the singular values are computed, so entries near 1e-30 or 1e30 neither
 // underflow nor overflow in float32.

@@ -23,12 +23,9 @@ std::string to_string(PolarMethod m) {
 std::vector<std::string> polar_method_names() { return {"auto", "newton_schulz", "gram_eigh", "svd"}; }
 
 PolarMethod parse_polar_method(const std::string& name) {
-  for (auto m : {PolarMethod::automatic, PolarMethod::newton_schulz, PolarMethod::gram_eigh,
-                 PolarMethod::svd}) {
-    if (to_string(m) == name) return m;
-  }
-  TORCH_CHECK(false, "Unknown polar method '", name,
-              "' (expected auto, newton_schulz, gram_eigh or svd)");
+  return detail::parse_choice(name, "polar method",
+                              {PolarMethod::automatic, PolarMethod::newton_schulz,
+                               PolarMethod::gram_eigh, PolarMethod::svd});
 }
 
 void PolarOptions::validate() const {

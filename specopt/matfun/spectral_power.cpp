@@ -26,12 +26,9 @@ std::vector<std::string> power_method_names() {
 }
 
 PowerMethod parse_power_method(const std::string& name) {
-  for (auto m : {PowerMethod::automatic, PowerMethod::coupled_newton, PowerMethod::gram_eigh,
-                 PowerMethod::svd}) {
-    if (to_string(m) == name) return m;
-  }
-  TORCH_CHECK(false, "Unknown spectral power method '", name,
-              "' (expected auto, coupled_newton, gram_eigh or svd)");
+  return detail::parse_choice(name, "spectral power method",
+                              {PowerMethod::automatic, PowerMethod::coupled_newton,
+                               PowerMethod::gram_eigh, PowerMethod::svd});
 }
 
 void PowerOptions::validate() const {

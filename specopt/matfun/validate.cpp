@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace specopt {
@@ -53,8 +54,8 @@ double unit_roundoff(at::ScalarType t) {
 }
 
 double rank_rcond(const at::Tensor& G, at::ScalarType compute_dtype) {
-  const double eps = std::max(unit_roundoff(G.scalar_type()), unit_roundoff(compute_dtype));
-  return static_cast<double>(std::max(G.size(-2), G.size(-1))) * eps;
+  const double N = static_cast<double>(std::max(G.size(-2), G.size(-1)));
+  return std::max(std::sqrt(N) * unit_roundoff(G.scalar_type()), N * unit_roundoff(compute_dtype));
 }
 
 at::Tensor is_zero_matrix(const at::Tensor& G) {

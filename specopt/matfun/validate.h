@@ -2,6 +2,9 @@
 // Input checks and scaling shared by every matrix function.
 #include <ATen/ATen.h>
 
+#include <c10/util/Exception.h>
+
+#include <initializer_list>
 #include <string>
 
 namespace specopt {
@@ -27,10 +30,25 @@ at::Tensor to_scaled(const at::Tensor& G, const at::Tensor& scale, at::ScalarTyp
 // Unit roundoff of a floating dtype (float64 2.2e-16, float32 1.2e-7, bfloat16 3.9e-3, ...).
 double unit_roundoff(at::ScalarType t);
 
-// Relative size below which a singular value of G is treated as zero: max(m, n) times the
-// unit roundoff of the coarser of G's dtype and the compute dtype. Data rounded to float32
-// turns exact zeros into ≈1e-8·σ₁, so float64 arithmetic must not resolve below that.
+// Relative size below which a singular value of G is treated as zero:
+// max(√N·eps_data, N·eps_compute), N = max(m, n). The second term is LAPACK's convention for
+// what the arithmetic resolves; the first is the rounding noise already in the data (float32
+// data computed in float64 turns exact zeros into ≈ eps_data·σ₁·(√m+√n)/√(mn)·√r, below
+// eps_data·σ₁), so a genuine float32 singular value of 1e-4·σ₁ survives at N = 3072 while
+// float32 rounding of a zero singular value does not.
 double rank_rcond(const at::Tensor& G, at::ScalarType compute_dtype);
+
+// The enumerator of `all` whose to_string(e) is `name`; otherwise throws "Unknown <what>
+// '<name>' (expected one of: ...)". to_string is found by argument-dependent lookup.
+template <typename E>
+E parse_choice(const std::string& name, const char* what, std::initializer_list<E> all) {
+  std::string known;
+  for (E e : all) {
+    if (to_string(e) == name) return e;
+    known += (known.empty() ? "" : ", ") + to_string(e);
+  }
+  TORCH_CHECK(false, "Unknown ", what, " '", name, "' (expected one of: ", known, ")");
+}
 
 // True where the matrix (batch element) is entirely zero, shape (..., 1, 1).
 at::Tensor is_zero_matrix(const at::Tensor& G);

@@ -76,15 +76,20 @@ TEST_P(PolarAccuracy, MatchesFloat64SvdOverShapesAndKappa) {
   EXPECT_GE(checked, 21);
 }
 
+// The exact methods × dtypes that the accuracy and property suites run over.
+auto exact_methods_by_dtype() {
+  return ::testing::Combine(::testing::Values(PolarMethod::svd, PolarMethod::gram_eigh,
+                                              PolarMethod::automatic),
+                            ::testing::Values(at::kFloat, at::kDouble));
+}
+
+std::string method_dtype_name(const ::testing::TestParamInfo<MethodDtype>& info) {
+  return specopt::to_string(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Methods, PolarAccuracy,
-    ::testing::Combine(::testing::Values(PolarMethod::svd, PolarMethod::gram_eigh,
-                                         PolarMethod::automatic),
-                       ::testing::Values(at::kFloat, at::kDouble)),
-    [](const ::testing::TestParamInfo<MethodDtype>& info) {
-      return specopt::to_string(std::get<0>(info.param)) + "_" +
-             dtype_name(std::get<1>(info.param));
-    });
+    exact_methods_by_dtype(), method_dtype_name);
 
 // auto with a tight target on float32 input: tol 1e-5 (the request is 1e-6, but float32
 // output rounding alone is ≈ 1e-7 per entry and the float32 input's own rounding sets the
@@ -200,13 +205,7 @@ TEST_P(PolarProperties, OrthonormalDtypeShapeContiguous) {
 
 INSTANTIATE_TEST_SUITE_P(
     Methods, PolarProperties,
-    ::testing::Combine(::testing::Values(PolarMethod::svd, PolarMethod::gram_eigh,
-                                         PolarMethod::automatic),
-                       ::testing::Values(at::kFloat, at::kDouble)),
-    [](const ::testing::TestParamInfo<MethodDtype>& info) {
-      return specopt::to_string(std::get<0>(info.param)) + "_" +
-             dtype_name(std::get<1>(info.param));
-    });
+    exact_methods_by_dtype(), method_dtype_name);
 
 // A single row (column) has the polar factor g/‖g‖.
 TEST(PolarVector, RowAndColumnAreNormalised) {
@@ -458,6 +457,21 @@ TEST(PolarEdge, ScaleInvarianceInFloat32) {
 // cutoffs; measured error ~2e-15; bound 1e-8. float32 input (compared with the float64
 // matrix's U_r V_rᵀ): the input's own rounding moves U_r V_rᵀ by ~eps32/σ_r; measured
 // ≤ 9.1e-7 (gram_eigh), 2.5e-7 (svd), 3.4e-8 (auto); bound 1e-5.
+// Regression: float32 data with genuine small singular values (κ = 1e4) and many columns must
+// keep them. A rank cutoff of max(m, n)·eps_float32 = 2.4e-4 at N = 2048 dropped σ = 1e-4 and
+// gave 38% error; the data-noise cutoff √N·eps = 5.4e-6 keeps them. svd and auto (float64
+// fallback) then meet 1e-5, float32 output rounding included.
+TEST(PolarEdge, Float32DataKeepsGenuineSmallSingularValues) {
+  auto G = make_matrix(64, 2048, 1e4, 21, at::kFloat);
+  auto ref = lab::exact_spectral_power(G.to(at::kDouble), 0);
+  for (auto method : {PolarMethod::svd, PolarMethod::automatic}) {
+    SCOPED_TRACE(specopt::to_string(method));
+    EXPECT_LE(rel_err(specopt::polar(G, with_method(method)), ref), 1e-5);
+  }
+  auto refp = lab::exact_spectral_power(G.to(at::kDouble), 0.5);
+  EXPECT_LE(rel_err(specopt::spectral_power(G, 0.5), refp), 1e-5);
+}
+
 TEST(PolarEdge, RankDeficientGivesPartialIsometry) {
   for (auto [m, n] : {std::pair<int64_t, int64_t>{32, 64}, {64, 32}}) {
     auto sigma = at::zeros({std::min(m, n)}, at::kDouble);

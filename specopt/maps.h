@@ -1,0 +1,5 @@
+#pragma once
+// Everything in specopt/maps/: the convex maps K of Lion-K, their registry and diagnostics.
+#include <specopt/maps/convex_map.h>
+#include <specopt/maps/maps.h>
+#include <specopt/maps/registry.h>
