@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <specopt/matfun/coupled_newton.h>
+#include <specopt/matfun/gram.h>
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/polar.h>
 #include <specopt/matfun/spectral_power.h>
@@ -22,7 +23,6 @@ constexpr int64_t kM = 768, kN = 3072;
 
 const at::Tensor& input() {
   static const at::Tensor G = [] {
-    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     return specopt::lab::matrix_with_spectrum(
         kM, kN, specopt::lab::geometric_spectrum(std::min(kM, kN), 100.0), 1234, at::kFloat);
   }();
@@ -108,8 +108,35 @@ void BM_gemm_xxt(benchmark::State& state) {
   run(state, [](const at::Tensor& G) { return at::mm(G, G.t()); }, 2.0 * kM * kM * kN);
 }
 
+// The symmetric products of a Newton–Schulz step, plain GEMM vs the 2 × 2 block path
+// (docs/performance.md, "Symmetric products"). Arg: m; X is m × 4m, A = X Xᵀ is m × m.
+void BM_gram_reference(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  auto X = at::randn({m, 4 * m});
+  for (auto _ : state) benchmark::DoNotOptimize(specopt::gram_xxt_reference(X));
+}
+void BM_gram_blocks(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  auto X = at::randn({m, 4 * m});
+  for (auto _ : state) benchmark::DoNotOptimize(specopt::gram_xxt(X));
+}
+void BM_square_reference(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  auto A = specopt::gram_xxt_reference(at::randn({m, 4 * m}));
+  for (auto _ : state) benchmark::DoNotOptimize(specopt::gram_xxt_add_reference(A, A, -4.775, 2.0315));
+}
+void BM_square_blocks(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  auto A = specopt::gram_xxt_reference(at::randn({m, 4 * m}));
+  for (auto _ : state) benchmark::DoNotOptimize(specopt::gram_xxt_add(A, A, -4.775, 2.0315));
+}
+
 }  // namespace
 
+BENCHMARK(BM_gram_reference)->Arg(256)->Arg(512)->Arg(768)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_gram_blocks)->Arg(256)->Arg(512)->Arg(768)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_square_reference)->Arg(512)->Arg(768)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_square_blocks)->Arg(512)->Arg(768)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_gemm_xxt)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_polar_reference_ns5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_polar_ns_jordan)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -121,4 +148,13 @@ BENCHMARK(BM_power_half_coupled_newton)->Unit(benchmark::kMillisecond)->UseRealT
 BENCHMARK(BM_power_half_gram_eigh)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_power_half_svd)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+// Debian's LibTorch starts with one intra-op thread: use every core, for every benchmark, before
+// the first one runs (setting it lazily made early benchmarks run on a different thread count).
+int main(int argc, char** argv) {
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
