@@ -43,6 +43,13 @@ at::Tensor gram_apply(const GramEig& e, const at::Tensor& w) {
   return e.wide ? R : R.transpose(-2, -1);
 }
 
+GramEig gram_eig_within(const at::Tensor& G, double p, double tol) {
+  if (detail::lapack_dtype(G.scalar_type()) == at::kDouble) return gram_eig(G, at::kDouble);
+  auto e = gram_eig(G, at::kFloat);
+  if (gram_eigh_error_estimate(e, p) <= tol) return e;
+  return gram_eig(G, at::kDouble);
+}
+
 double gram_eigh_error_estimate(const GramEig& e, double p) {
   const int64_t k = e.lambda.size(-1);
   const double eps = detail::unit_roundoff(e.lambda.scalar_type());

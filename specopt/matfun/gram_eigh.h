@@ -28,6 +28,11 @@ GramEig gram_eig(const at::Tensor& G, at::ScalarType compute_dtype);
 // Masked eigenvalues get weight 0.
 at::Tensor gram_apply(const GramEig& e, const at::Tensor& w);
 
+// The decomposition `auto` uses for U Σ^p Vᵀ with target relative error `tol`: float32 first
+// (for float32 or half input), and float64 when `gram_eigh_error_estimate` says float32
+// cannot meet `tol`; float64 input is decomposed in float64 directly.
+GramEig gram_eig_within(const at::Tensor& G, double p, double tol);
+
 // A-posteriori bound on the relative Frobenius error of U Σ^p Vᵀ computed from `e` (its
 // dtype's rounding in forming and decomposing the Gram matrix): each singular value σᵢ
 // carries relative error ≈ c·eps·(σ₁/σᵢ)², capped at losing the direction entirely.

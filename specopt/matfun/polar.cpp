@@ -51,8 +51,7 @@ PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& option
 
 namespace {
 
-at::Tensor polar_gram_eigh(const at::Tensor& G, at::ScalarType compute, double ridge) {
-  auto e = gram_eig(G, compute);
+at::Tensor polar_from(const GramEig& e, double ridge) {
   auto lam = e.lambda;
   if (ridge > 0) lam = lam + ridge * lam.narrow(-1, lam.size(-1) - 1, 1);
   return gram_apply(e, at::rsqrt(lam));
@@ -83,17 +82,11 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
       return newton_schulz(G, schedule, options.steps(), options.eps(), compute);
     }
     case PolarMethod::gram_eigh: {
-      if (options.method() == PolarMethod::automatic && lapack == at::kFloat &&
-          !options.compute_dtype().has_value()) {
-        // Try float32; when the computed spectrum says float32 cannot meet tol (κ² · eps too
-        // large), redo the decomposition in float64.
-        auto e = gram_eig(G, at::kFloat);
-        if (gram_eigh_error_estimate(e, 0.0) <= options.tol()) {
-          return gram_apply(e, at::rsqrt(e.lambda)).to(out_dtype).contiguous();
-        }
-        return polar_gram_eigh(G, at::kDouble, 0.0).to(out_dtype).contiguous();
-      }
-      return polar_gram_eigh(G, lapack, options.ridge()).to(out_dtype).contiguous();
+      // auto picks the precision from the computed spectrum (float32 when it meets tol).
+      auto e = options.method() == PolarMethod::automatic && !options.compute_dtype()
+                   ? gram_eig_within(G, 0.0, options.tol())
+                   : gram_eig(G, lapack);
+      return polar_from(e, options.ridge()).to(out_dtype).contiguous();
     }
     case PolarMethod::svd:
       // The exact method: float64 unless the caller asks otherwise (a float32 SVD is only

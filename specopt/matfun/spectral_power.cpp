@@ -98,15 +98,10 @@ at::Tensor spectral_power(const at::Tensor& G, double p, const PowerOptions& opt
       return R.to(out_dtype).contiguous();
     }
     case PowerMethod::gram_eigh: {
-      if (options.method() == PowerMethod::automatic && lapack == at::kFloat &&
-          !options.compute_dtype().has_value()) {
-        auto e = gram_eig(G, at::kFloat);
-        if (gram_eigh_error_estimate(e, p) <= options.tol()) {
-          return apply_power(e, p).to(out_dtype).contiguous();
-        }
-        return apply_power(gram_eig(G, at::kDouble), p).to(out_dtype).contiguous();
-      }
-      return apply_power(gram_eig(G, lapack), p).to(out_dtype).contiguous();
+      auto e = options.method() == PowerMethod::automatic && !options.compute_dtype()
+                   ? gram_eig_within(G, p, options.tol())
+                   : gram_eig(G, lapack);
+      return apply_power(e, p).to(out_dtype).contiguous();
     }
     case PowerMethod::svd:
       return spectral_map(G, [p](const at::Tensor& s) { return at::pow(s, p); },
