@@ -1,12 +1,11 @@
 #include "specopt/optim/schedule.h"
 
+#include "specopt/util/spec.h"
+
 #include <c10/util/Exception.h>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <map>
 #include <utility>
 
 namespace specopt {
@@ -53,84 +52,6 @@ double warmup_value(int64_t step, int64_t warmup, double init, double peak) {
 double cosine_value(double p, double peak, double min_value) {
   return min_value + (peak - min_value) * 0.5 * (1.0 + std::cos(kPi * p));
 }
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
-  return out;
-}
-
-// The key=value pairs of one spec, checked against the keys the schedule accepts.
-class Params {
- public:
-  Params(std::string sched, const std::string& text, const std::vector<std::string>& known)
-      : sched_(std::move(sched)) {
-    if (trim(text).empty()) return;
-    size_t start = 0;
-    while (true) {
-      const auto comma = text.find(',', start);
-      const auto item = trim(
-          text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-      const auto eq = item.find('=');
-      TORCH_CHECK(eq != std::string::npos && eq > 0, sched_, ": malformed option '", item,
-                  "' (expected key=value)");
-      const auto key = trim(item.substr(0, eq));
-      const auto value = trim(item.substr(eq + 1));
-      bool ok = false;
-      for (const auto& k : known) ok = ok || k == key;
-      TORCH_CHECK(ok, sched_, ": unknown option '", key, "' (known: ", join(known), ")");
-      TORCH_CHECK(!values_.count(key), sched_, ": option '", key, "' given twice");
-      TORCH_CHECK(!value.empty(), sched_, ": empty value for option '", key, "'");
-      values_[key] = value;
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-
-  bool has(const std::string& key) const { return values_.count(key) > 0; }
-
-  const std::string& raw(const std::string& key) const {
-    auto it = values_.find(key);
-    TORCH_CHECK(it != values_.end(), sched_, ": missing required option '", key, "'");
-    return it->second;
-  }
-
-  double number(const std::string& key, double fallback) const {
-    if (!has(key)) return fallback;
-    const auto& s = raw(key);
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(s.c_str(), &end);
-    TORCH_CHECK(end != s.c_str() && *end == '\0' && errno != ERANGE && std::isfinite(v), sched_,
-                ": malformed value for ", key, ": '", s, "' (expected a finite number)");
-    return v;
-  }
-
-  int64_t integer(const std::string& key) const {
-    const auto& s = raw(key);
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(s.c_str(), &end, 10);
-    TORCH_CHECK(end != s.c_str() && *end == '\0' && errno != ERANGE, sched_,
-                ": malformed value for ", key, ": '", s, "' (expected an integer)");
-    return static_cast<int64_t>(v);
-  }
-
-  int64_t integer(const std::string& key, int64_t fallback) const {
-    return has(key) ? integer(key) : fallback;
-  }
-
- private:
-  std::string sched_;
-  std::map<std::string, std::string> values_;
-};
 
 std::vector<double> capture_base_lrs(const torch::optim::Optimizer& optimizer) {
   std::vector<double> out;
@@ -293,26 +214,25 @@ std::vector<std::string> schedule_names() {
 }
 
 std::unique_ptr<Schedule> make_schedule(const std::string& spec) {
-  const auto colon = spec.find(':');
-  const auto name = trim(spec.substr(0, colon));
-  const auto rest = colon == std::string::npos ? std::string() : spec.substr(colon + 1);
-  TORCH_CHECK(!name.empty(), "Empty schedule name in '", spec, "' (known: ",
-              join(schedule_names()), ")");
-  TORCH_CHECK(colon == std::string::npos || !trim(rest).empty(), name,
-              ": nothing after ':' in '", spec, "'");
+  const auto parts = split_spec(spec, "schedule", schedule_names());
+  const auto& name = parts.name;
+  const auto& rest = parts.params;
+  auto params = [&](std::vector<std::string> known) {
+    return SpecParams(name, rest, std::move(known), "option");
+  };
 
   if (name == "constant") {
-    Params p(name, rest, {"value"});
-    return std::make_unique<ConstantSchedule>(p.number("value", 1.0));
+    auto p = params({"value"});
+    return std::make_unique<ConstantSchedule>(p.number_or("value", 1.0));
   }
   if (name == "warmup_cosine") {
-    Params p(name, rest, {"warmup", "total", "min", "peak", "init"});
-    return std::make_unique<WarmupCosineSchedule>(p.integer("warmup", 0), p.integer("total"),
-                                                  p.number("min", 0.0), p.number("peak", 1.0),
-                                                  p.number("init", 0.0));
+    auto p = params({"warmup", "total", "min", "peak", "init"});
+    return std::make_unique<WarmupCosineSchedule>(p.integer_or("warmup", 0), p.integer("total"),
+                                                  p.number_or("min", 0.0), p.number_or("peak", 1.0),
+                                                  p.number_or("init", 0.0));
   }
   if (name == "wsd") {
-    Params p(name, rest, {"warmup", "total", "decay", "shape", "min", "peak", "init"});
+    auto p = params({"warmup", "total", "decay", "shape", "min", "peak", "init"});
     DecayShape shape = DecayShape::linear;
     if (p.has("shape")) {
       try {
@@ -322,15 +242,15 @@ std::unique_ptr<Schedule> make_schedule(const std::string& spec) {
       }
     }
     return std::make_unique<WarmupStableDecaySchedule>(
-        p.integer("warmup", 0), p.integer("total"), p.integer("decay"), shape,
-        p.number("min", 0.0), p.number("peak", 1.0), p.number("init", 0.0));
+        p.integer_or("warmup", 0), p.integer("total"), p.integer("decay"), shape,
+        p.number_or("min", 0.0), p.number_or("peak", 1.0), p.number_or("init", 0.0));
   }
   if (name == "momentum_warmup") {
-    Params p(name, rest, {"start", "end", "steps"});
-    return std::make_unique<MomentumWarmup>(p.number("start", 0.85), p.number("end", 0.95),
-                                            p.integer("steps", 300));
+    auto p = params({"start", "end", "steps"});
+    return std::make_unique<MomentumWarmup>(p.number_or("start", 0.85), p.number_or("end", 0.95),
+                                            p.integer_or("steps", 300));
   }
-  TORCH_CHECK(false, "Unknown schedule '", name, "' (known: ", join(schedule_names()), ")");
+  TORCH_CHECK(false, "Unknown schedule '", name, "' (known: ", join_names(schedule_names()), ")");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ TEST(ScheduleFactory, RejectsBadSpecs) {
                {"total", "'ten'", "integer"});
   expect_error([] { specopt::make_schedule("warmup_cosine:total=10.5"); }, {"total", "10.5"});
   expect_error([] { specopt::make_schedule("constant:value=abc"); }, {"value", "'abc'"});
-  expect_error([] { specopt::make_schedule("constant:value=inf"); }, {"value", "'inf'"});
+  expect_error([] { specopt::make_schedule("constant:value=inf"); }, {"constant", "invalid value: inf"});
   expect_error([] { specopt::make_schedule("constant:value"); }, {"malformed option 'value'"});
   expect_error([] { specopt::make_schedule("constant:value="); }, {"empty value", "'value'"});
   expect_error([] { specopt::make_schedule("wsd:total=10,decay=2,shape=exp"); },
