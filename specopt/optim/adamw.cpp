@@ -1,0 +1,56 @@
+#include <specopt/optim/adamw.h>
+
+namespace specopt {
+
+namespace T = transforms;
+
+AdamWOptions::AdamWOptions(double lr) : lr_(lr) {}
+
+void AdamWOptions::validate() const {
+  detail::check_option_nonneg("AdamWOptions", "lr", lr());
+  detail::check_option_unit("AdamWOptions", "beta1", beta1());
+  detail::check_option_unit("AdamWOptions", "beta2", beta2());
+  TORCH_CHECK(beta1() < 1 && beta2() < 1, "Invalid AdamWOptions.",
+              beta1() < 1 ? "beta2" : "beta1", ": 1 (must be < 1: bias correction divides by "
+              "1 - beta^t)");
+  detail::check_option_nonneg("AdamWOptions", "eps", eps());
+  detail::check_option_nonneg("AdamWOptions", "weight_decay", weight_decay());
+}
+
+void AdamW::update(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p,
+                   const at::Tensor& g) {
+  if (!state.exp_avg().defined()) {
+    state.exp_avg(at::zeros_like(p));
+    state.exp_avg_sq(at::zeros_like(p));
+  }
+  state.step(state.step() + 1);
+
+  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − ηλ)
+  T::ema_(state.exp_avg(), g, o.beta1());                   // m ← β₁m + (1−β₁)g
+  T::ema_sq_(state.exp_avg_sq(), g, o.beta2());             // v ← β₂v + (1−β₂)g²
+  const auto R = T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
+                                  o.beta2(), o.eps());      // m̂ / (√v̂ + eps)
+  T::apply_update_(p, R, -o.lr());                          // W ← W − η R
+}
+
+LionOptions::LionOptions(double lr) : lr_(lr) {}
+
+void LionOptions::validate() const {
+  detail::check_option_nonneg("LionOptions", "lr", lr());
+  detail::check_option_unit("LionOptions", "beta1", beta1());
+  detail::check_option_unit("LionOptions", "beta2", beta2());
+  detail::check_option_nonneg("LionOptions", "weight_decay", weight_decay());
+}
+
+void Lion::update(const LionOptions& o, LionParamState& state, at::Tensor& p,
+                  const at::Tensor& g) {
+  if (!state.exp_avg().defined()) state.exp_avg(at::zeros_like(p));
+  state.step(state.step() + 1);
+
+  const auto c = T::interpolate(state.exp_avg(), g, o.beta1());  // c = β₁m + (1−β₁)g
+  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());       // W ← W − ηλW
+  T::apply_update_(p, c.sign(), -o.lr());                        // W ← W − η sign(c)
+  T::ema_(state.exp_avg(), g, o.beta2());                        // m ← β₂m + (1−β₂)g
+}
+
+}  // namespace specopt

@@ -1,0 +1,94 @@
+#pragma once
+// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", arXiv 1711.05101) and
+// Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", arXiv 2302.06675), built
+// from specopt's shared transforms so they sit beside the spectral optimizers (the element-wise
+// half of a hybrid setup: vectors, embeddings, heads).
+//
+// AdamW (defaults as torch::optim::AdamW: lr 1e-3, β (0.9, 0.999), eps 1e-8, wd 1e-2):
+//     W ← W (1 − η λ)
+//     m ← β₁ m + (1−β₁) g ;  v ← β₂ v + (1−β₂) g²
+//     W ← W − η (m/(1−β₁ᵗ)) / (sqrt(v/(1−β₂ᵗ)) + eps)
+// SpectralAdam with p = 1 takes exactly these steps.
+//
+// Lion (β₁ 0.9, β₂ 0.99, lr 1e-4, wd 0):
+//     c = β₁ m + (1−β₁) g
+//     W ← W − η (sign(c) + λ W)
+//     m ← β₂ m + (1−β₂) g
+// Lion is Lion-K with K = ‖·‖₁ in Lion's (β₁, β₂) spelling, with M = −m (papers.md, paper 1).
+// Both accept parameters of any shape.
+#include <torch/arg.h>
+
+#include <specopt/optim/base.h>
+#include <specopt/optim/transforms.h>
+
+namespace specopt {
+
+struct AdamWOptions : public torch::optim::OptimizerCloneableOptions<AdamWOptions> {
+  AdamWOptions(double lr = 1e-3);  // NOLINT: LibTorch constructs options from one double
+  TORCH_ARG(double, lr) = 1e-3;
+  TORCH_ARG(double, beta1) = 0.9;
+  TORCH_ARG(double, beta2) = 0.999;
+  TORCH_ARG(double, eps) = 1e-8;
+  TORCH_ARG(double, weight_decay) = 1e-2;
+  TORCH_ARG(bool, skip_nonfinite) = false;
+
+ public:
+  double get_lr() const override { return lr(); }
+  void set_lr(const double lr) override { this->lr(lr); }
+  void validate() const;
+};
+
+struct AdamWParamState : public torch::optim::OptimizerCloneableParamState<AdamWParamState> {
+  TORCH_ARG(int64_t, step) = 0;
+  TORCH_ARG(at::Tensor, exp_avg);
+  TORCH_ARG(at::Tensor, exp_avg_sq);
+
+ public:
+  ~AdamWParamState() override = default;
+};
+
+class AdamW : public OptimizerBase<AdamW, AdamWOptions, AdamWParamState> {
+ public:
+  static constexpr const char* kName = "AdamW";
+
+  using OptimizerBase::OptimizerBase;
+
+  static void check_param(const AdamWOptions&, const at::Tensor&, const std::string&) {}
+  void update(const AdamWOptions& options, AdamWParamState& state, at::Tensor& p,
+              const at::Tensor& g);
+};
+
+struct LionOptions : public torch::optim::OptimizerCloneableOptions<LionOptions> {
+  LionOptions(double lr = 1e-4);  // NOLINT: LibTorch constructs options from one double
+  TORCH_ARG(double, lr) = 1e-4;
+  TORCH_ARG(double, beta1) = 0.9;
+  TORCH_ARG(double, beta2) = 0.99;
+  TORCH_ARG(double, weight_decay) = 0.0;
+  TORCH_ARG(bool, skip_nonfinite) = false;
+
+ public:
+  double get_lr() const override { return lr(); }
+  void set_lr(const double lr) override { this->lr(lr); }
+  void validate() const;
+};
+
+struct LionParamState : public torch::optim::OptimizerCloneableParamState<LionParamState> {
+  TORCH_ARG(int64_t, step) = 0;
+  TORCH_ARG(at::Tensor, exp_avg);  // m (positive-gradient EMA)
+
+ public:
+  ~LionParamState() override = default;
+};
+
+class Lion : public OptimizerBase<Lion, LionOptions, LionParamState> {
+ public:
+  static constexpr const char* kName = "Lion";
+
+  using OptimizerBase::OptimizerBase;
+
+  static void check_param(const LionOptions&, const at::Tensor&, const std::string&) {}
+  void update(const LionOptions& options, LionParamState& state, at::Tensor& p,
+              const at::Tensor& g);
+};
+
+}  // namespace specopt

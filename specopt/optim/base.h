@@ -1,0 +1,170 @@
+#pragma once
+// The step skeleton every specopt optimizer shares (a torch::optim::Optimizer subclass):
+//
+//   step(closure):  NoGradGuard; loss = closure() under AutoGradMode(true);
+//                   1. validate every group's options, reject duplicate parameters, check
+//                      each parameter's shape (Derived::check_param);
+//                   2. check EVERY defined gradient for NaN/Inf before anything changes:
+//                      by default throw naming (group, parameter, shape); with the group's
+//                      skip_nonfinite option, skip the whole step and count it;
+//                   3. for each parameter with a defined gradient: create its state lazily
+//                      and call Derived::update(options, state, param, grad).
+//   Parameters whose gradient is undefined are not touched (no weight decay, no state).
+//
+// Construction re-applies each group's own options after Optimizer's constructor (LibTorch
+// 2.x may replace third-party group options by the defaults; libtorch-notes.md), checks the
+// options' type, validates them, rejects duplicate parameters across groups (LibTorch only
+// sees those with state) and checks shapes, so a bad setup fails before the first step.
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace specopt {
+
+namespace detail {
+// Option checks shared by every XxxOptions::validate(); each message names the options type
+// and the option, e.g. "Invalid MuonOptions.lr: -1 (must be finite and >= 0)".
+void check_option_nonneg(const char* options, const char* name, double value);
+void check_option_unit(const char* options, const char* name, double value);  // in [0, 1]
+void check_option_positive(const char* options, const char* name, double value);
+}  // namespace detail
+
+// Non-template base: what callers can ask of any specopt optimizer.
+class SpecoptOptimizer : public torch::optim::Optimizer {
+ public:
+  using torch::optim::Optimizer::Optimizer;
+
+  // Steps skipped because of a non-finite gradient (option skip_nonfinite).
+  int64_t skipped_steps() const { return skipped_steps_; }
+  // The optimizer's name as used in messages ("Muon", "LionK", ...).
+  virtual std::string name() const = 0;
+
+ protected:
+  // Throws if a parameter appears twice across all groups.
+  void check_no_duplicates() const;
+  // Index (group, param) of the first defined gradient with a NaN/Inf entry; (-1, -1) if none.
+  // One host synchronisation for all gradients together.
+  std::pair<int64_t, int64_t> find_nonfinite_grad() const;
+  // The state-map key of a parameter (a string of its TensorImpl address in LibTorch 1.13,
+  // the address itself in 2.x).
+  template <typename Map>
+  static typename Map::key_type state_key(const Map&, const at::Tensor& p) {
+    using Key = typename Map::key_type;
+    if constexpr (std::is_same<Key, std::string>::value) {
+      std::ostringstream os;
+      os << static_cast<const void*>(p.unsafeGetTensorImpl());
+      return os.str();
+    } else {
+      return Key(p.unsafeGetTensorImpl());
+    }
+  }
+
+  int64_t skipped_steps_ = 0;
+};
+
+// Derived provides:
+//   static void check_param(const Options&, const at::Tensor& p, const std::string& where);
+//   void update(const Options&, State&, at::Tensor& p, const at::Tensor& grad);
+// Options provides validate() (throwing with the option's name) and skip_nonfinite().
+template <typename Derived, typename Options, typename State>
+class OptimizerBase : public SpecoptOptimizer {
+ public:
+  // Derived optimizers inherit both constructors (`using OptimizerBase::OptimizerBase;`).
+  explicit OptimizerBase(std::vector<at::Tensor> params, const Options& defaults = {})
+      : OptimizerBase(std::vector<torch::optim::OptimizerParamGroup>{
+                          torch::optim::OptimizerParamGroup(std::move(params))},
+                      defaults) {}
+
+  explicit OptimizerBase(std::vector<torch::optim::OptimizerParamGroup> groups,
+                         const Options& defaults = {})
+      : SpecoptOptimizer(groups, std::make_unique<Options>(defaults)) {
+    defaults.validate();
+    for (size_t i = 0; i < groups.size() && i < param_groups_.size(); ++i) {
+      if (!groups[i].has_options()) continue;
+      const auto* own = dynamic_cast<const Options*>(&groups[i].options());
+      TORCH_CHECK(own != nullptr, Derived::kName, ": param group ", i,
+                  " carries options of another optimizer type");
+      param_groups_[i].set_options(std::make_unique<Options>(*own));
+    }
+    check_setup();
+  }
+
+  torch::Tensor step(LossClosure closure = nullptr) override {
+    c10::NoGradGuard no_grad;
+    at::Tensor loss;
+    if (closure) {
+      c10::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    check_setup();
+    const auto bad = find_nonfinite_grad();
+    if (bad.first >= 0) {
+      auto& group = param_groups_[static_cast<size_t>(bad.first)];
+      if (options_of(group).skip_nonfinite()) {
+        ++skipped_steps_;
+        return loss;
+      }
+      const auto& p = group.params()[static_cast<size_t>(bad.second)];
+      TORCH_CHECK(false, Derived::kName, ": non-finite (NaN or Inf) gradient in param group ",
+                  bad.first, ", parameter ", bad.second, " (shape ", p.sizes(),
+                  "); no parameter or state was modified. Set skip_nonfinite(true) to skip "
+                  "such steps instead.");
+    }
+    for (auto& group : param_groups_) {
+      const Options& options = options_of(group);
+      for (auto& p : group.params()) {
+        const auto& g = p.grad();
+        if (!g.defined()) continue;
+        at::Tensor param = p;  // shares storage: in-place updates reach the parameter
+        static_cast<Derived*>(this)->update(options, state_of(p), param, g);
+      }
+    }
+    return loss;
+  }
+
+  std::string name() const override { return Derived::kName; }
+
+ protected:
+  static const Options& options_of(const torch::optim::OptimizerParamGroup& group) {
+    const auto* o = dynamic_cast<const Options*>(&group.options());
+    TORCH_CHECK(o != nullptr, Derived::kName, ": a param group carries options of another "
+                                              "optimizer type");
+    return *o;
+  }
+
+  // The parameter's state, created (default-constructed) on first use.
+  State& state_of(const at::Tensor& p) {
+    auto key = state_key(state_, p);
+    auto it = state_.find(key);
+    if (it == state_.end()) {
+      it = state_.emplace(std::move(key), std::make_unique<State>()).first;
+    }
+    return static_cast<State&>(*it->second);
+  }
+
+  // Options valid, no duplicates, every parameter's shape supported.
+  void check_setup() const {
+    check_no_duplicates();
+    for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+      const Options& options = options_of(param_groups_[gi]);
+      options.validate();
+      const auto& params = param_groups_[gi].params();
+      for (size_t pi = 0; pi < params.size(); ++pi) {
+        std::ostringstream where;
+        where << Derived::kName << ": param group " << gi << ", parameter " << pi;
+        Derived::check_param(options, params[pi], where.str());
+      }
+    }
+  }
+};
+
+}  // namespace specopt

@@ -1,0 +1,63 @@
+#include <specopt/optim/lion_k.h>
+
+#include <specopt/maps/registry.h>
+
+#include <algorithm>
+
+namespace specopt {
+
+LionKOptions::LionKOptions(double lr) : lr_(lr), map_(make_convex_map("nuclear")) {}
+
+LionKOptions& LionKOptions::map(const std::string& spec) {
+  map_ = make_convex_map(spec);
+  return *this;
+}
+
+LionKOptions& LionKOptions::lion_betas(double beta1, double beta2) {
+  detail::check_option_unit("LionKOptions", "lion_betas.beta1", beta1);
+  detail::check_option_unit("LionKOptions", "lion_betas.beta2", beta2);
+  TORCH_CHECK(beta2 > 0, "Invalid LionKOptions.lion_betas.beta2: ", beta2,
+              " (must be > 0: beta_nes = beta1/beta2)");
+  beta_pol_ = beta2;
+  beta_nes_ = beta1 / beta2;
+  return *this;
+}
+
+void LionKOptions::validate() const {
+  detail::check_option_nonneg("LionKOptions", "lr", lr());
+  detail::check_option_unit("LionKOptions", "beta_pol", beta_pol());
+  // β_nes ∈ [0, 1]; it may exceed 1 only as far as Lion's spelling reaches with β₁ ≤ 1,
+  // i.e. up to β₁/β₂ ≤ 1/β_pol.
+  const double nes_max = beta_pol() > 0 ? std::max(1.0, 1.0 / beta_pol()) : 1.0;
+  TORCH_CHECK(beta_nes() >= 0 && beta_nes() <= nes_max, "Invalid LionKOptions.beta_nes: ",
+              beta_nes(), " (must be in [0, 1], or up to 1/beta_pol = beta1/beta2 with Lion's "
+              "spelling lion_betas(beta1, beta2))");
+  detail::check_option_nonneg("LionKOptions", "weight_decay", weight_decay());
+  TORCH_CHECK(map() != nullptr, "Invalid LionKOptions.map: null");
+}
+
+void LionK::check_param(const LionKOptions& options, const at::Tensor& p,
+                        const std::string& where) {
+  transforms::matrix_shape(p, {options.split_qkv(), /*allow_vectors=*/true}, where);
+}
+
+void LionK::update(const LionKOptions& o, LionKParamState& state, at::Tensor& p,
+                   const at::Tensor& g) {
+  namespace T = transforms;
+  const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/true};
+  if (!state.momentum().defined()) state.momentum(at::zeros_like(p));
+  state.step(state.step() + 1);
+
+  auto& M = T::ema_(state.momentum(), g, o.beta_pol(), -1.0);        // M ← β_pol M − (1−β_pol) g
+  const auto M_tilde = T::interpolate(M, g, o.beta_nes(), -1.0);     // M̃ = β_nes M − (1−β_nes) g
+  const auto D = T::convex_map_grad(M_tilde, *o.map(), layout, kName);  // ∇K(M̃)
+  if (o.implicit_weight_decay()) {
+    T::apply_update_(p, D, o.lr());                          // X ← X + η∇K(M̃)
+    T::implicit_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X / (1 + ηλ)
+  } else {
+    T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X − ηλX
+    T::apply_update_(p, D, o.lr());                           // X ← X + η∇K(M̃)
+  }
+}
+
+}  // namespace specopt

@@ -1,0 +1,78 @@
+#pragma once
+// Muon: momentum, orthogonalised (paper 1, "Muon Optimizes Under Spectral Norm Constraints",
+// Chen, Li, Liu, arXiv 2506.15054; reference: KellerJordan/Muon and torch.optim.Muon).
+//
+// For each matrix parameter X with gradient g (papers.md, "Standard Muon step"):
+//
+//     B ← μ B + g                                  (heavy-ball sum, B₀ = 0)
+//     U = g + μ B   (nesterov, default)   or   U = B
+//     O = polar(U) ≈ msign(U) = U Vᵀ            (default: 5 quintic Newton–Schulz steps with
+//                                                 the reference (3.4445, −4.7750, 2.0315))
+//     X ← X − η λ X                                (decoupled weight decay, unadjusted η)
+//     X ← X − η · s(rows, cols) · O                (shape rule s: original | match_rms_adamw | none)
+//
+// Muon is Lion-K with the nuclear norm: since msign is scale invariant, Muon(μ, nesterov,
+// exact polar, shape rule none) takes exactly the steps of LionK(nuclear, β_pol = β_nes = μ)
+// with the same η and λ; with a shape factor s it equals LionK with η_K = s·η and
+// λ_K = λ/s (tests/optim/test_equivalences.cpp). Muon without Nesterov is β_nes = 1.
+//
+// Shapes: 2-D as is; conv weights (out, in, kh, kw) as (out, in·kh·kw) with the shape rule
+// applied to that shape; 3-D parameters as a batch of matrices; with split_qkv a packed
+// (3d × d) weight as three (d × d) blocks, each orthogonalised (and scaled) separately.
+// 0-D and 1-D parameters are rejected: give them to specopt::AdamW.
+#include <torch/arg.h>
+
+#include <specopt/matfun/polar.h>
+#include <specopt/optim/base.h>
+#include <specopt/optim/transforms.h>
+
+namespace specopt {
+
+struct MuonOptions : public torch::optim::OptimizerCloneableOptions<MuonOptions> {
+  MuonOptions(double lr = 0.02);  // NOLINT: LibTorch constructs options from one double
+  TORCH_ARG(double, lr) = 0.02;
+  TORCH_ARG(double, momentum) = 0.95;
+  TORCH_ARG(bool, nesterov) = true;
+  // Default: the reference Muon's orthogonalisation (newton_schulz, jordan, 5 steps, eps 1e-7).
+  TORCH_ARG(PolarOptions, polar) = PolarOptions()
+                                       .method(PolarMethod::newton_schulz)
+                                       .schedule(NsSchedule::jordan())
+                                       .steps(5)
+                                       .eps(1e-7);
+  TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::original;
+  TORCH_ARG(double, weight_decay) = 0.0;
+  TORCH_ARG(bool, split_qkv) = false;
+  // On a NaN/Inf gradient: false → throw naming the parameter; true → skip the whole step.
+  TORCH_ARG(bool, skip_nonfinite) = false;
+
+ public:
+  // shape_rule by name: "original" | "match_rms_adamw" | "none" (throws naming shape_rule).
+  MuonOptions& shape_rule(const std::string& name);
+  MuonOptions& shape_rule(const char* name) { return shape_rule(std::string(name)); }
+  double get_lr() const override { return lr(); }
+  void set_lr(const double lr) override { this->lr(lr); }
+  // Throws naming the first invalid option (lr, momentum, weight_decay, polar.*).
+  void validate() const;
+};
+
+struct MuonParamState : public torch::optim::OptimizerCloneableParamState<MuonParamState> {
+  TORCH_ARG(at::Tensor, momentum_buffer);
+  TORCH_ARG(int64_t, step) = 0;
+
+ public:
+  ~MuonParamState() override = default;
+};
+
+class Muon : public OptimizerBase<Muon, MuonOptions, MuonParamState> {
+ public:
+  static constexpr const char* kName = "Muon";
+
+  using OptimizerBase::OptimizerBase;
+
+  static void check_param(const MuonOptions& options, const at::Tensor& p,
+                          const std::string& where);
+  void update(const MuonOptions& options, MuonParamState& state, at::Tensor& p,
+              const at::Tensor& g);
+};
+
+}  // namespace specopt

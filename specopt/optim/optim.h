@@ -1,0 +1,10 @@
+#pragma once
+// Every specopt optimizer: Muon, LionK, SpectralAdam, SpectralSGD, AdamW, Lion, and the
+// shared transforms they are built from.
+#include <specopt/optim/adamw.h>
+#include <specopt/optim/base.h>
+#include <specopt/optim/lion_k.h>
+#include <specopt/optim/muon.h>
+#include <specopt/optim/schedule.h>
+#include <specopt/optim/spectral_adam.h>
+#include <specopt/optim/transforms.h>

@@ -1,0 +1,117 @@
+#include <specopt/optim/spectral_adam.h>
+
+namespace specopt {
+
+namespace {
+namespace T = transforms;
+
+// Ψ_p of an update in the parameter's shape, times the shape factor of its matrices.
+at::Tensor scaled_power(const at::Tensor& X, double p, const PowerOptions& power, ShapeRule rule,
+                        const T::MatrixLayout& layout, const char* who, const at::Tensor& param) {
+  auto out = T::power_map(X, p, power, layout, who);
+  if (rule != ShapeRule::none) {
+    const auto shape = T::matrix_shape(param, layout, who);
+    out.mul_(T::shape_scale(rule, shape.first, shape.second));
+  }
+  return out;
+}
+
+void check_power(const char* options, double p, const PowerOptions& power) {
+  detail::check_option_unit(options, "p", p);
+  power.validate();
+}
+}  // namespace
+
+// ---- SpectralAdam -----------------------------------------------------------------------
+
+SpectralAdamOptions::SpectralAdamOptions(double lr) : lr_(lr) {}
+
+SpectralAdamOptions& SpectralAdamOptions::shape_rule(const std::string& name) {
+  shape_rule_ = T::parse_shape_rule(name);
+  return *this;
+}
+
+SpectralAdamOptions SpectralAdamOptions::adam(double lr) { return SpectralAdamOptions(lr).p(1.0); }
+SpectralAdamOptions SpectralAdamOptions::adams(double lr) { return SpectralAdamOptions(lr).p(0.5); }
+SpectralAdamOptions SpectralAdamOptions::adamq(double lr) { return SpectralAdamOptions(lr).p(0.25); }
+SpectralAdamOptions SpectralAdamOptions::adamz(double lr) {
+  return SpectralAdamOptions(lr).p(0.0).shape_rule(ShapeRule::original);
+}
+
+void SpectralAdamOptions::validate() const {
+  detail::check_option_nonneg("SpectralAdamOptions", "lr", lr());
+  detail::check_option_unit("SpectralAdamOptions", "beta1", beta1());
+  detail::check_option_unit("SpectralAdamOptions", "beta2", beta2());
+  TORCH_CHECK(beta1() < 1 && beta2() < 1, "Invalid SpectralAdamOptions.",
+              beta1() < 1 ? "beta2" : "beta1", ": 1 (must be < 1: bias correction divides by "
+              "1 - beta^t)");
+  detail::check_option_nonneg("SpectralAdamOptions", "eps", eps());
+  detail::check_option_nonneg("SpectralAdamOptions", "weight_decay", weight_decay());
+  check_power("SpectralAdamOptions", p(), power());
+}
+
+void SpectralAdam::check_param(const SpectralAdamOptions& o, const at::Tensor& p,
+                               const std::string& where) {
+  if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
+}
+
+void SpectralAdam::update(const SpectralAdamOptions& o, SpectralAdamParamState& state,
+                          at::Tensor& p, const at::Tensor& g) {
+  if (!state.exp_avg().defined()) {
+    state.exp_avg(at::zeros_like(p));
+    state.exp_avg_sq(at::zeros_like(p));
+  }
+  state.step(state.step() + 1);
+
+  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
+  T::ema_(state.exp_avg(), g, o.beta1());                   // m ← β₁m + (1−β₁)g
+  T::ema_sq_(state.exp_avg_sq(), g, o.beta2());             // v ← β₂v + (1−β₂)g²
+  const auto R = T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
+                                  o.beta2(), o.eps());      // R = m̂ / (√v̂ + eps)
+  const auto U = scaled_power(R, o.p(), o.power(), o.shape_rule(), {o.split_qkv(), o.p() == 1.0}, kName,
+                              p);                           // s·Ψ_p(R)
+  T::apply_update_(p, U, -o.lr());                          // W ← W − η s Ψ_p(R)
+}
+
+// ---- SpectralSGD ------------------------------------------------------------------------
+
+SpectralSGDOptions::SpectralSGDOptions(double lr) : lr_(lr) {}
+
+SpectralSGDOptions& SpectralSGDOptions::shape_rule(const std::string& name) {
+  shape_rule_ = T::parse_shape_rule(name);
+  return *this;
+}
+
+SpectralSGDOptions SpectralSGDOptions::msgd(double lr) { return SpectralSGDOptions(lr).p(1.0); }
+SpectralSGDOptions SpectralSGDOptions::msgds(double lr) { return SpectralSGDOptions(lr).p(0.5); }
+SpectralSGDOptions SpectralSGDOptions::msgdq(double lr) { return SpectralSGDOptions(lr).p(0.25); }
+SpectralSGDOptions SpectralSGDOptions::msgdz(double lr) {
+  return SpectralSGDOptions(lr).p(0.0).shape_rule(ShapeRule::original);
+}
+
+void SpectralSGDOptions::validate() const {
+  detail::check_option_nonneg("SpectralSGDOptions", "lr", lr());
+  detail::check_option_unit("SpectralSGDOptions", "momentum", momentum());
+  detail::check_option_nonneg("SpectralSGDOptions", "weight_decay", weight_decay());
+  check_power("SpectralSGDOptions", p(), power());
+}
+
+void SpectralSGD::check_param(const SpectralSGDOptions& o, const at::Tensor& p,
+                              const std::string& where) {
+  if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
+}
+
+void SpectralSGD::update(const SpectralSGDOptions& o, SpectralSGDParamState& state, at::Tensor& p,
+                         const at::Tensor& g) {
+  const bool first = state.step() == 0;
+  state.step(state.step() + 1);
+
+  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
+  auto& buf = T::heavy_ball_init_(state.momentum_buffer(), g, o.momentum(),
+                                  first);                   // buf ← g, then μ buf + g
+  const auto U = scaled_power(buf, o.p(), o.power(), o.shape_rule(), {o.split_qkv(), o.p() == 1.0},
+                              kName, p);                    // s·Ψ_p(buf)
+  T::apply_update_(p, U, -o.lr());                          // W ← W − η s Ψ_p(buf)
+}
+
+}  // namespace specopt
