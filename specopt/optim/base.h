@@ -45,6 +45,11 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
 
   // Steps skipped because of a non-finite gradient (option skip_nonfinite).
   int64_t skipped_steps() const { return skipped_steps_; }
+  // Restores the counter (load_checkpoint); n >= 0.
+  void set_skipped_steps(int64_t n) {
+    TORCH_CHECK(n >= 0, name(), ": skipped_steps must be >= 0, got ", n);
+    skipped_steps_ = n;
+  }
   // The optimizer's name as used in messages ("Muon", "LionK", ...).
   virtual std::string name() const = 0;
 

@@ -3,8 +3,11 @@
 // shared transforms they are built from.
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/base.h>
+#include <specopt/optim/checkpoint.h>
+#include <specopt/optim/hybrid.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
+#include <specopt/optim/partition.h>
 #include <specopt/optim/schedule.h>
 #include <specopt/optim/spectral_adam.h>
 #include <specopt/optim/transforms.h>
