@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "lab/matfun_bench.h"
+#include "lab/step_bench.h"
 
 namespace specopt {
 namespace cli {
@@ -71,6 +72,53 @@ int run_bench(const BenchArgs& a) {
   std::cout << lab::format_matfun_table(records) << std::flush;
   if (!a.json.empty()) {
     lab::write_matfun_bench_json(a.json, records);
+    std::cerr << "specopt: wrote " << records.size() << " records to " << a.json << std::endl;
+  }
+  return 0;
+}
+
+struct StepArgs {
+  int blocks = 12;
+  int width = 768;
+  int vocab = 50257;
+  std::string dtype = "float32";
+  int repeats = 3;
+  int warmup = 1;
+  int threads = 0;
+  std::vector<std::string> optimizers = lab::step_bench_optimizers();
+  unsigned long long seed = 1234;
+  std::string json;
+  bool quiet = false;
+};
+
+int run_step(const StepArgs& a) {
+  lab::StepBenchConfig c;
+  c.blocks = a.blocks;
+  c.width = a.width;
+  c.vocab = a.vocab;
+  c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
+  c.repeats = a.repeats;
+  c.warmup = a.warmup;
+  c.threads = a.threads > 0 ? a.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.optimizers = a.optimizers;
+  c.seed = a.seed;
+  if (!a.quiet && ::isatty(STDERR_FILENO)) {
+    c.progress = [](const std::string& line) { std::cerr << "  ... " << line << std::endl; };
+  }
+  const auto records = lab::run_step_bench(c);
+  std::cout << "# specopt bench step: blocks=" << c.blocks << " width=" << c.width
+            << " vocab=" << c.vocab << " positions=" << c.positions << " dtype=" << a.dtype
+            << " threads=" << at::get_num_threads() << " repeats=" << c.repeats
+            << " warmup=" << c.warmup << " seed=" << c.seed
+#ifdef TORCH_VERSION
+            << " libtorch=" << TORCH_VERSION
+#endif
+            << "\n# seconds: median wall time of one optimizer step() (gradients fixed);"
+               " x_adamw: ratio to AdamW over all parameters in this run\n";
+  std::cout << lab::format_step_table(records) << std::flush;
+  if (!a.json.empty()) {
+    lab::write_step_bench_json(a.json, records);
     std::cerr << "specopt: wrote " << records.size() << " records to " << a.json << std::endl;
   }
   return 0;
@@ -138,6 +186,40 @@ void register_bench(CLI::App& app, Runners& runners) {
   mf->add_option("--json", a->json, "Also write the records as a JSON list to FILE");
   mf->add_flag("-q,--quiet", a->quiet, "No progress lines on stderr");
   runners.emplace_back(mf, [a] { return run_bench(*a); });
+
+  auto s = std::make_shared<StepArgs>();
+  CLI::App* st = bench->add_subcommand(
+      "step", "Time one optimizer step on a GPT-small-shaped parameter set, as a ratio to "
+              "AdamW (spectral optimizers as hybrids: spectral on block matrices, AdamW on "
+              "embeddings and norms)");
+  st->add_option("--blocks", s->blocks, "Transformer blocks")
+      ->check(non_negative_int())
+      ->capture_default_str();
+  st->add_option("--width", s->width, "Model width d")->check(positive_int())->capture_default_str();
+  st->add_option("--vocab", s->vocab, "Vocabulary size (wte rows; tied head)")
+      ->check(positive_int())
+      ->capture_default_str();
+  st->add_option("--dtype", s->dtype, "Element type")
+      ->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
+  st->add_option("--repeats", s->repeats, "Timed steps per optimizer (median reported)")
+      ->check(positive_int())
+      ->capture_default_str();
+  st->add_option("--warmup", s->warmup, "Untimed steps before timing")
+      ->check(non_negative_int())
+      ->capture_default_str();
+  st->add_option("--threads", s->threads, "Intra-op threads (0: all hardware threads)")
+      ->check(non_negative_int())
+      ->capture_default_str();
+  st->add_option("--optimizers", s->optimizers,
+                 "Comma-separated optimizers (adamw always runs as the baseline)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(lab::step_bench_optimizers()))
+      ->capture_default_str();
+  st->add_option("--seed", s->seed, "Seed of the weights and gradients")->capture_default_str();
+  st->add_option("--json", s->json, "Also write the records as a JSON list to FILE");
+  st->add_flag("-q,--quiet", s->quiet, "No progress lines on stderr");
+  runners.emplace_back(st, [s] { return run_step(*s); });
 }
 
 }  // namespace cli

@@ -209,3 +209,33 @@ TEST_F(CliFiles, BenchWritesJsonList) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(CliFiles, BenchStepWritesJsonList) {
+  const auto json_path = path("step.json");
+  const auto r = run_cli("bench step --blocks 1 --width 32 --vocab 100 --repeats 1 --threads 1 "
+                         "--json " + quote(json_path));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(json_path);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j.size(), 7u) << j.dump(1);
+  std::set<std::string> names;
+  for (const auto& rec : j) {
+    ASSERT_TRUE(rec.contains("optimizer")) << rec;
+    ASSERT_TRUE(rec.contains("seconds")) << rec;
+    ASSERT_TRUE(rec.contains("ratio_to_adamw")) << rec;
+    EXPECT_GT(rec["seconds"].get<double>(), 0) << rec;
+    EXPECT_GT(rec["ratio_to_adamw"].get<double>(), 0) << rec;
+    names.insert(rec["optimizer"].get<std::string>());
+    if (rec["optimizer"] == "adamw") EXPECT_DOUBLE_EQ(rec["ratio_to_adamw"].get<double>(), 1.0);
+  }
+  for (const char* n : {"adamw", "muon", "muon_auto", "spectral_adam_q", "spectral_sgd_z",
+                        "lion_k_nuclear", "lion"}) {
+    EXPECT_TRUE(names.count(n)) << n;
+  }
+  EXPECT_NE(r.output.find("muon_auto"), std::string::npos) << r.output;
+}
+
+}  // namespace
