@@ -53,12 +53,6 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
   // The optimizer's name as used in messages ("Muon", "LionK", ...).
   virtual std::string name() const = 0;
 
- protected:
-  // Throws if a parameter appears twice across all groups.
-  void check_no_duplicates() const;
-  // Index (group, param) of the first defined gradient with a NaN/Inf entry; (-1, -1) if none.
-  // One host synchronisation for all gradients together.
-  std::pair<int64_t, int64_t> find_nonfinite_grad() const;
   // The state-map key of a parameter (a string of its TensorImpl address in LibTorch 1.13,
   // the address itself in 2.x).
   template <typename Map>
@@ -72,6 +66,13 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
       return Key(p.unsafeGetTensorImpl());
     }
   }
+
+ protected:
+  // Throws if a parameter appears twice across all groups.
+  void check_no_duplicates() const;
+  // Index (group, param) of the first defined gradient with a NaN/Inf entry; (-1, -1) if none.
+  // One host synchronisation for all gradients together.
+  std::pair<int64_t, int64_t> find_nonfinite_grad() const;
 
   int64_t skipped_steps_ = 0;
 };

@@ -352,17 +352,6 @@ std::string kind_of(const torch::optim::OptimizerOptions& o) {
   return out;
 }
 
-template <class Map>
-typename Map::key_type key_of(const Map&, const at::Tensor& p) {
-  using Key = typename Map::key_type;
-  if constexpr (std::is_same<Key, std::string>::value) {
-    std::ostringstream os;
-    os << static_cast<const void*>(p.unsafeGetTensorImpl());
-    return os.str();
-  } else {
-    return Key(p.unsafeGetTensorImpl());
-  }
-}
 
 // Moves a loaded state's tensors onto the parameter's device, checking their shapes.
 struct StateMover {
@@ -485,7 +474,7 @@ std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const Checkpoint
         const std::string lk = "layout." + pkey(gi, pi);
         awrite(a, lk + "shape", c10::IValue(p.sizes().vec()));
         awrite(a, lk + "dtype", c10::IValue(std::string(c10::toString(p.scalar_type()))));
-        auto it = state.find(key_of(state, p));
+        auto it = state.find(SpecoptOptimizer::state_key(state, p));
         const bool has = it != state.end();
         awrite(a, pkey(gi, pi) + "has_state", c10::IValue(has));
         if (has) {
@@ -770,7 +759,7 @@ void load_checkpoint_bytes(const std::string& bytes, const std::string& path,
       groups[gi].set_options(std::move(new_options[gi]));
       auto& params = groups[gi].params();
       for (size_t pi = 0; pi < params.size(); ++pi) {
-        auto key = key_of(state, params[pi]);
+        auto key = SpecoptOptimizer::state_key(state, params[pi]);
         if (new_state[gi][pi]) {
           state[key] = std::move(new_state[gi][pi]);
         } else {
