@@ -5,10 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 #include <specopt/matfun/coupled_newton.h>
@@ -18,6 +16,7 @@
 
 #include "lab/atomic_file.h"
 #include "lab/spectra.h"
+#include "lab/timing.h"
 
 namespace specopt {
 namespace lab {
@@ -144,20 +143,13 @@ struct Timing {
 };
 
 Timing time_median(const std::function<at::Tensor()>& fn, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) synchronize(fn());
-  std::vector<double> times;
   Timing t;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    auto out = fn();
-    synchronize(out);
-    const auto stop = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double>(stop - start).count());
-    t.last = out;
-  }
-  std::sort(times.begin(), times.end());
-  const std::size_t k = times.size();
-  t.seconds = k % 2 ? times[k / 2] : 0.5 * (times[k / 2 - 1] + times[k / 2]);
+  t.seconds = median_seconds(
+      [&] {
+        t.last = fn();
+        synchronize(t.last);
+      },
+      warmup, repeats);
   return t;
 }
 
@@ -186,10 +178,7 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
         "bench matfun: device cuda requested, but this LibTorch build has no CUDA support or "
         "no GPU is visible");
   }
-  const int threads = config.threads > 0
-                          ? config.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  use_threads(config.threads);
 
   const at::Device device(config.device == "cuda" ? at::kCUDA : at::kCPU);
   const std::string dtype = dtype_name(config.dtype);

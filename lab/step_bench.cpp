@@ -5,14 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 
 #include <specopt/optim/optim.h>
 
 #include "lab/atomic_file.h"
+#include "lab/timing.h"
 
 namespace specopt {
 namespace lab {
@@ -145,9 +144,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> step_bench_shapes(
 
 std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config) {
   config.validate();
-  at::set_num_threads(config.threads > 0
-                          ? config.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  use_threads(config.threads);
 
   // Parameters and fixed random gradients, shared by every optimizer (each keeps its own state).
   at::manual_seed(static_cast<uint64_t>(config.seed));
@@ -174,17 +171,7 @@ std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config) {
   for (const auto& name : wanted) {
     if (config.progress) config.progress(name);
     Stepper s = make_stepper(name, part, all);
-    for (int i = 0; i < config.warmup; ++i) s.step();
-    std::vector<double> times;
-    for (int i = 0; i < config.repeats; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      s.step();
-      const auto stop = std::chrono::steady_clock::now();
-      times.push_back(std::chrono::duration<double>(stop - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    const size_t n = times.size();
-    const double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    const double med = median_seconds([&] { s.step(); }, config.warmup, config.repeats);
     if (name == "adamw") adamw_seconds = med;
     StepBenchRecord r;
     r.optimizer = name;
