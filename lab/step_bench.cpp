@@ -26,7 +26,8 @@ struct Entry {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
       {"adamw", "AdamW on every parameter (baseline)"},
-      {"muon", "hybrid: Muon (newton_schulz jordan x5, split_qkv) + AdamW"},
+      {"muon", "hybrid: Muon defaults (newton_schulz jordan x5, bf16 where native, split_qkv) + AdamW"},
+      {"muon_f32", "hybrid: Muon (newton_schulz jordan x5 in float32, split_qkv) + AdamW"},
       {"muon_auto", "hybrid: Muon (polar auto, split_qkv) + AdamW"},
       {"spectral_adam_q", "hybrid: SpectralAdam p=1/4 (adamq, split_qkv) + AdamW"},
       {"spectral_sgd_z", "hybrid: SpectralSGD p=0 (msgdz, split_qkv) + AdamW"},
@@ -69,6 +70,10 @@ Stepper make_stepper(const std::string& name, const Partition& part,
   const auto adamw = AdamWOptions(3e-4);
   if (name == "muon") {
     h = std::make_shared<HybridOptimizer>(part, MuonOptions(0.02).split_qkv(true), adamw);
+  } else if (name == "muon_f32") {
+    const auto muon = MuonOptions(0.02).split_qkv(true);
+    h = std::make_shared<HybridOptimizer>(
+        part, MuonOptions(muon).polar(PolarOptions(muon.polar()).bf16_where_fast(false)), adamw);
   } else if (name == "muon_auto") {
     h = std::make_shared<HybridOptimizer>(
         part,
