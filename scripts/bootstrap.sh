@@ -20,6 +20,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   libxtensor-dev xtl-dev
   gnuplot-nox
+  # `specopt reproduce`'s report test renders index.html in headless Chromium (with a font).
+  chromium fonts-dejavu-core zlib1g-dev
   dataset-fashion-mnist
 )
 # shellcheck disable=SC2206  # word splitting of the extra list is intended
