@@ -8,6 +8,7 @@ namespace lab {
 const std::vector<Experiment>& experiments() {
   // Report order: paper 1, paper 2, paper 3, then the matrix-function study.
   static const std::vector<Experiment> all = {
+      spectral_power_experiment(),
   };
   return all;
 }
