@@ -58,14 +58,6 @@ Handler real(double& out, double min, bool allow_equal_min) {
   };
 }
 
-Handler any_real(double& out) {
-  return [&out](const toml::node& n, const std::string& key) {
-    if (!n.is_number()) bad(key, "expected a number, got " + describe(n));
-    out = *n.value<double>();
-    if (!std::isfinite(out)) bad(key, describe(n) + " is not finite");
-  };
-}
-
 Handler boolean(bool& out) {
   return [&out](const toml::node& n, const std::string& key) {
     if (!n.is_boolean()) bad(key, "expected true or false, got " + describe(n));
