@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 
 #include "fixtures.h"
 #include "lab/train/config.h"
@@ -68,6 +69,18 @@ TEST(TrainConfig, RefusalsNameTheKey) {
   expect_refused("[train\nsteps=1\n", "run.toml:1");
 }
 
+// Every shipped example config parses (and names an existing optimizer and model).
+TEST(TrainConfig, ExamplesParse) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SPECOPT_SOURCE_DIR) + "/examples/train")) {
+    if (e.path().extension() != ".toml") continue;
+    const auto c = L::load_train_config(e.path().string());
+    EXPECT_GE(c.steps, 100) << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+}
+
 // ---- through the CLI ------------------------------------------------------------------
 
 struct Result {
@@ -119,6 +132,16 @@ TEST_F(TrainCli, TrainsFromConfigAndPrintsSummary) {
   EXPECT_NE(r.output.find("\"status\": \"completed\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step 6/6"), std::string::npos) << r.output;  // plain progress line
   EXPECT_TRUE(std::filesystem::exists(path("out/summary.json")));
+
+  // A divergent run (AdamW lr 1e30: the weights overflow float32 after step 1) exits with
+  // status 3 and one error line naming the step and the kept checkpoint.
+  const auto d = run_cli("train --config " + path("run.toml") +
+                         " --set optimizer.name=adamw --set optimizer.lr=1e30 --set train.grad_clip=0"
+                         " --set train.checkpoint_interval=1 --quiet");
+  EXPECT_EQ(d.code, 3) << d.output;
+  EXPECT_NE(d.output.find("specopt: error: training diverged: non-finite training loss"),
+            std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("checkpoint.pt' (step 1) was kept"), std::string::npos) << d.output;
 }
 
 }  // namespace
