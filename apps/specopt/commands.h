@@ -35,6 +35,8 @@ void register_run(CLI::App& app, Runners& runners);
 void register_reproduce(CLI::App& app, Runners& runners);
 // `specopt list [--json]`
 void register_list(CLI::App& app, Runners& runners);
+// `specopt train --config RUN.toml ...`
+void register_train(CLI::App& app, Runners& runners);
 
 }  // namespace cli
 }  // namespace specopt

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   specopt::cli::register_run(app, runners);
   specopt::cli::register_reproduce(app, runners);
   specopt::cli::register_list(app, runners);
+  specopt::cli::register_train(app, runners);
 
   std::string path;
   try {

@@ -12,6 +12,7 @@ const std::vector<Experiment>& experiments() {
       lyapunov_experiment(),
       factorization_experiment(),
       icl_experiment(),
+      spectral_power_experiment(),
       matfun_study_experiment(),  // last: the report's closing section
   };
   return all;

@@ -1,0 +1,291 @@
+#include "lab/train/config.h"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace specopt {
+namespace lab {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& key, const std::string& why) {
+  throw std::invalid_argument("config key '" + key + "': " + why);
+}
+
+std::string describe(const toml::node& n) {
+  std::ostringstream os;
+  if (n.is_string()) {
+    os << '\'' << *n.value<std::string>() << '\'';
+  } else if (n.is_table()) {
+    os << "a table";
+  } else if (n.is_array()) {
+    os << "an array";
+  } else {
+    n.visit([&](auto&& v) { os << v; });
+  }
+  return os.str();
+}
+
+// One handler per known key of a section: reads the node into the config, naming the key.
+using Handler = std::function<void(const toml::node&, const std::string& key)>;
+
+Handler integer(int64_t& out, int64_t min) {
+  return [&out, min](const toml::node& n, const std::string& key) {
+    if (!n.is_integer()) bad(key, "expected an integer, got " + describe(n));
+    const auto v = *n.value<int64_t>();
+    if (v < min) bad(key, std::to_string(v) + " must be >= " + std::to_string(min));
+    out = v;
+  };
+}
+
+Handler real(double& out, double min, bool allow_equal_min) {
+  return [&out, min, allow_equal_min](const toml::node& n, const std::string& key) {
+    if (!n.is_number()) bad(key, "expected a number, got " + describe(n));
+    const double v = *n.value<double>();
+    if (!std::isfinite(v)) bad(key, describe(n) + " is not finite");
+    if (allow_equal_min ? v < min : v <= min) {
+      std::ostringstream os;
+      os << v << " must be " << (allow_equal_min ? ">= " : "> ") << min;
+      bad(key, os.str());
+    }
+    out = v;
+  };
+}
+
+Handler boolean(bool& out) {
+  return [&out](const toml::node& n, const std::string& key) {
+    if (!n.is_boolean()) bad(key, "expected true or false, got " + describe(n));
+    out = *n.value<bool>();
+  };
+}
+
+Handler text(std::string& out, std::vector<std::string> choices = {}) {
+  return [&out, choices](const toml::node& n, const std::string& key) {
+    if (!n.is_string()) bad(key, "expected a string, got " + describe(n));
+    const auto v = *n.value<std::string>();
+    if (!choices.empty()) {
+      std::string known;
+      for (const auto& c : choices) {
+        if (c == v) {
+          out = v;
+          return;
+        }
+        known += (known.empty() ? "" : ", ") + c;
+      }
+      bad(key, "'" + v + "' is not one of: " + known);
+    }
+    out = v;
+  };
+}
+
+// "section.key=value" → table[section][key] = value parsed as TOML (a bare word is a string).
+void apply_set(toml::table& root, const std::string& set) {
+  const auto eq = set.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw std::invalid_argument("--set '" + set + "': expected section.key=value");
+  }
+  const std::string key = set.substr(0, eq), value = set.substr(eq + 1);
+  const auto dot = key.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == key.size() ||
+      key.find('.', dot + 1) != std::string::npos) {
+    throw std::invalid_argument("--set '" + set + "': key '" + key +
+                                "' must be section.key (e.g. optimizer.lr)");
+  }
+  const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", value}};  // a bare word: a string
+  }
+  if (!root.contains(section)) root.insert(section, toml::table{});
+  auto* t = root[section].as_table();
+  if (t == nullptr) throw std::invalid_argument("--set '" + set + "': '" + section + "' is not a section");
+  t->insert_or_assign(name, *parsed["v"].node());
+}
+
+}  // namespace
+
+std::vector<std::string> optimizer_names() {
+  return {"muon",  "adamw", "lion",  "lionk", "adam",  "adams",         "adamq",
+          "adamz", "msgd",  "msgds", "msgdq", "msgdz", "spectral_adam", "spectral_sgd"};
+}
+
+std::string TrainConfig::schedule_spec() const {
+  std::ostringstream os;
+  os.precision(17);
+  if (schedule.name == "constant") return "constant";
+  if (schedule.name == "warmup_cosine") {
+    os << "warmup_cosine:warmup=" << schedule.warmup << ",total=" << steps << ",min=" << schedule.min;
+  } else {
+    os << "wsd:warmup=" << schedule.warmup << ",total=" << steps << ",decay=" << schedule.decay
+       << ",min=" << schedule.min;
+  }
+  return os.str();
+}
+
+TrainConfig parse_train_config(const std::string& toml_text, const std::vector<std::string>& sets,
+                               const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column
+       << ": invalid TOML: " << e.description();
+    throw std::invalid_argument(os.str());
+  }
+  for (const auto& s : sets) apply_set(root, s);
+
+  TrainConfig c;
+  auto& m = c.model;
+  auto& d = c.data;
+  auto& o = c.optimizer;
+  auto& s = c.schedule;
+  std::map<std::string, std::map<std::string, Handler>> sections = {
+      {"model",
+       {{"kind", text(m.kind, {"gpt", "mlp", "cnn"})},
+        {"n_layer", integer(m.n_layer, 1)},
+        {"n_head", integer(m.n_head, 1)},
+        {"d_model", integer(m.d_model, 1)},
+        {"context", integer(m.context, 2)},
+        {"hidden", integer(m.hidden, 1)},
+        {"depth", integer(m.depth, 1)},
+        {"channels", integer(m.channels, 1)}}},
+      {"data",
+       {{"dataset", text(d.dataset, {"brown", "fashion_mnist"})},
+        {"dir", text(d.dir)},
+        {"train_limit", integer(d.train_limit, 0)},
+        {"val_limit", integer(d.val_limit, 0)},
+        {"eval_batches", integer(d.eval_batches, 1)}}},
+      {"optimizer",
+       {{"name", text(o.name, optimizer_names())},
+        {"lr", real(o.lr, 0, false)},
+        {"vector_lr", real(o.vector_lr, 0, true)},
+        {"momentum", real(o.momentum, 0, true)},
+        {"nesterov", boolean(o.nesterov)},
+        {"beta1", real(o.beta1, 0, true)},
+        {"beta2", real(o.beta2, 0, true)},
+        {"eps", real(o.eps, 0, false)},
+        {"weight_decay", real(o.weight_decay, 0, true)},
+        {"vector_weight_decay", real(o.vector_weight_decay, 0, true)},
+        {"p", real(o.p, 0, true)},
+        {"shape_rule", text(o.shape_rule, {"original", "match_rms_adamw", "none"})},
+        {"split_qkv", boolean(o.split_qkv)},
+        {"map", text(o.map)}}},
+      {"schedule",
+       {{"name", text(s.name, {"constant", "warmup_cosine", "wsd"})},
+        {"warmup", integer(s.warmup, 0)},
+        {"decay", integer(s.decay, 0)},
+        {"min", real(s.min, 0, true)}}},
+      {"train",
+       {{"steps", integer(c.steps, 1)},
+        {"batch_size", integer(c.batch_size, 1)},
+        {"grad_clip", real(c.grad_clip, 0, true)},
+        {"eval_interval", integer(c.eval_interval, 1)},
+        {"checkpoint_interval", integer(c.checkpoint_interval, 0)},
+        {"log_interval", integer(c.log_interval, 1)},
+        {"seed", [&c](const toml::node& n, const std::string& key) {
+           int64_t v = 0;
+           integer(v, 0)(n, key);
+           c.seed = static_cast<uint64_t>(v);
+         }},
+        {"device", text(c.device)},
+        {"threads", integer(c.threads, 0)},
+        {"out_dir", text(c.out_dir)}}},
+  };
+
+  for (auto&& [sname, snode] : root) {
+    const std::string section(sname.str());
+    auto sit = sections.find(section);
+    if (sit == sections.end()) {
+      bad(section, "unknown section (known: data, model, optimizer, schedule, train)");
+    }
+    const auto* table = snode.as_table();
+    if (table == nullptr) bad(section, "expected a [" + section + "] table, got " + describe(snode));
+    for (auto&& [kname, knode] : *table) {
+      const std::string key = section + "." + std::string(kname.str());
+      auto kit = sit->second.find(std::string(kname.str()));
+      if (kit == sit->second.end()) {
+        std::string known;
+        for (const auto& k : sit->second) known += (known.empty() ? "" : ", ") + k.first;
+        bad(key, "unknown key (known in [" + section + "]: " + known + ")");
+      }
+      kit->second(knode, key);
+    }
+  }
+
+  // Cross-field checks.
+  if (o.beta1 >= 1) bad("optimizer.beta1", std::to_string(o.beta1) + " must be < 1");
+  if (o.beta2 >= 1) bad("optimizer.beta2", std::to_string(o.beta2) + " must be < 1");
+  if (o.momentum >= 1) bad("optimizer.momentum", std::to_string(o.momentum) + " must be < 1");
+  if ((o.name == "spectral_adam" || o.name == "spectral_sgd") && o.p < 0) {
+    bad("optimizer.p", "required for optimizer '" + o.name + "' (a power in [0, 1])");
+  }
+  if (o.p > 1) bad("optimizer.p", std::to_string(o.p) + " must be in [0, 1]");
+  if (m.kind == "gpt" && d.dataset != "brown") {
+    bad("model.kind", "'gpt' needs data.dataset = 'brown', got '" + d.dataset + "'");
+  }
+  if (m.kind != "gpt" && d.dataset != "fashion_mnist") {
+    bad("model.kind", "'" + m.kind + "' needs data.dataset = 'fashion_mnist', got '" + d.dataset + "'");
+  }
+  if (m.kind == "gpt" && m.d_model % m.n_head != 0) {
+    bad("model.d_model", std::to_string(m.d_model) + " is not divisible by model.n_head = " +
+                             std::to_string(m.n_head));
+  }
+  if (s.min > 1) bad("schedule.min", std::to_string(s.min) + " must be in [0, 1]");
+  if (s.warmup + (s.name == "wsd" ? s.decay : 0) > c.steps) {
+    bad("schedule.warmup", "warmup (+ decay) = " + std::to_string(s.warmup + s.decay) +
+                               " exceeds train.steps = " + std::to_string(c.steps));
+  }
+  if (s.name == "wsd" && s.decay == 0) bad("schedule.decay", "required (>= 1) for 'wsd'");
+  if (c.device != "cpu" && c.device.rfind("cuda", 0) != 0) {
+    bad("train.device", "'" + c.device + "' is not 'cpu' or 'cuda[:N]'");
+  }
+  return c;
+}
+
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& sets) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("config file '" + path + "' cannot be read");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse_train_config(buf.str(), sets, path);
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  return {
+      {"model",
+       {{"kind", model.kind}, {"n_layer", model.n_layer}, {"n_head", model.n_head},
+        {"d_model", model.d_model}, {"context", model.context}, {"hidden", model.hidden},
+        {"depth", model.depth}, {"channels", model.channels}}},
+      {"data",
+       {{"dataset", data.dataset}, {"dir", data.dir}, {"train_limit", data.train_limit},
+        {"val_limit", data.val_limit}, {"eval_batches", data.eval_batches}}},
+      {"optimizer",
+       {{"name", optimizer.name}, {"lr", optimizer.lr}, {"vector_lr", optimizer.vector_lr},
+        {"momentum", optimizer.momentum}, {"nesterov", optimizer.nesterov},
+        {"beta1", optimizer.beta1}, {"beta2", optimizer.beta2}, {"eps", optimizer.eps},
+        {"weight_decay", optimizer.weight_decay},
+        {"vector_weight_decay", optimizer.vector_weight_decay}, {"p", optimizer.p},
+        {"shape_rule", optimizer.shape_rule}, {"split_qkv", optimizer.split_qkv},
+        {"map", optimizer.map}}},
+      {"schedule",
+       {{"name", schedule.name}, {"warmup", schedule.warmup}, {"decay", schedule.decay},
+        {"min", schedule.min}, {"spec", schedule_spec()}}},
+      {"train",
+       {{"steps", steps}, {"batch_size", batch_size}, {"grad_clip", grad_clip},
+        {"eval_interval", eval_interval}, {"checkpoint_interval", checkpoint_interval},
+        {"log_interval", log_interval}, {"seed", seed}, {"device", device},
+        {"threads", threads}, {"out_dir", out_dir}}},
+  };
+}
+
+}  // namespace lab
+}  // namespace specopt

@@ -1,0 +1,265 @@
+#include "lab/train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "lab/atomic_file.h"
+#include "lab/train/optimizer_factory.h"
+#include "lab/train/progress.h"
+#include "lab/train/task.h"
+
+namespace specopt {
+namespace lab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Global gradient norm, then (clip > 0) PyTorch's clip_grad_norm_ rule: scale every gradient
+// by clip / (norm + 1e-6) when norm > clip. Returns the norm before clipping.
+double clip_gradients(torch::nn::Module& model, double clip) {
+  std::vector<at::Tensor> norms;
+  std::vector<at::Tensor> grads;
+  for (auto& p : model.parameters()) {
+    if (!p.grad().defined()) continue;
+    grads.push_back(p.grad());
+    norms.push_back(p.grad().norm(2));
+  }
+  if (norms.empty()) return 0;
+  const double total = at::stack(norms).norm(2).item<double>();
+  if (clip > 0 && std::isfinite(total) && total > clip) {
+    const double coef = clip / (total + 1e-6);
+    for (auto& g : grads) g.mul_(coef);
+  }
+  return total;
+}
+
+double checksum(torch::nn::Module& model) {
+  double s = 0;
+  for (const auto& p : model.parameters()) s += p.detach().to(at::kDouble).abs().sum().item<double>();
+  return s;
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+// Keeps the metrics lines up to `step` (resume) and reopens the log for appending.
+void truncate_metrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() <= step) kept += line + "\n";
+    } catch (const std::exception&) {
+      // a torn last line from an interrupted write: dropped
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
+  if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
+  auto log = hooks.log ? hooks.log : [](const std::string& l) { std::cerr << l << std::endl; };
+  if (hooks.quiet) log = [](const std::string&) {};
+  const auto t_start = Clock::now();
+
+  auto task = make_task(c);
+  auto& model = task->model();
+  auto opt = make_train_optimizer(c.optimizer, c.schedule_spec(), model);
+
+  TrainResult r;
+  r.item_unit = task->item_unit();
+  for (const auto& p : model.parameters()) r.parameters += p.numel();
+
+  namespace fs = std::filesystem;
+  const std::string dir = c.out_dir;
+  const std::string ckpt = dir + "/checkpoint.pt", metrics_path = dir + "/metrics.jsonl";
+  const std::string config_text = c.to_json().dump(2);
+  int64_t start = 0;
+  std::map<std::string, int64_t> ints;
+  std::map<std::string, double> doubles;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.best_val_loss = std::numeric_limits<double>::infinity();
+
+  if (hooks.resume) {
+    if (!hooks.write_files) throw std::invalid_argument("resume needs an output directory");
+    if (!fs::exists(ckpt)) {
+      throw std::runtime_error("cannot resume: no checkpoint '" + ckpt +
+                               "' (start the run without --resume)");
+    }
+    std::ifstream in(dir + "/config.json");
+    std::stringstream saved;
+    saved << in.rdbuf();
+    if (saved.str() != config_text) {
+      throw std::runtime_error("cannot resume: the config differs from the one in '" + dir +
+                               "/config.json' (a resumed run must use the same config)");
+    }
+    opt->load(ckpt, ints, doubles);
+    start = ints.at("step");
+    r.initial_val_loss = doubles.at("initial_val_loss");
+    r.best_val_loss = doubles.at("best_val_loss");
+    r.best_val_accuracy = doubles.at("best_val_accuracy");
+    r.final_val_loss = doubles.at("final_val_loss");
+    r.final_val_accuracy = doubles.at("final_val_accuracy");
+    truncate_metrics(metrics_path, start);
+    log("resumed from " + ckpt + " at step " + std::to_string(start));
+  } else {
+    r.initial_val_loss = task->evaluate().loss;
+    r.final_val_loss = r.initial_val_loss;
+    if (hooks.write_files) {
+      fs::create_directories(dir);
+      write_file_atomic(dir + "/config.json", config_text);
+      write_file_atomic(metrics_path, "");
+      std::error_code ec;
+      fs::remove(ckpt, ec);  // a fresh run never resumes someone else's checkpoint later
+    }
+  }
+  std::ofstream metrics;
+  if (hooks.write_files) metrics.open(metrics_path, std::ios::app);
+  auto record = [&](const nlohmann::json& j) {
+    if (hooks.write_files) metrics << j.dump() << "\n" << std::flush;
+  };
+
+  log(task->describe());
+  log("optimizer: " + opt->describe() + "; schedule " + c.schedule_spec());
+
+  int64_t last_ckpt = start;
+  auto save = [&](int64_t step) {
+    if (!hooks.write_files) return;
+    ints = {{"step", step}};
+    doubles = {{"initial_val_loss", r.initial_val_loss}, {"best_val_loss", r.best_val_loss},
+               {"best_val_accuracy", r.best_val_accuracy}, {"final_val_loss", r.final_val_loss},
+               {"final_val_accuracy", r.final_val_accuracy}};
+    opt->save(ckpt, ints, doubles);
+    last_ckpt = step;
+  };
+  auto evaluate = [&](int64_t step) {
+    const auto e = task->evaluate();
+    r.final_val_loss = e.loss;
+    r.final_val_accuracy = e.accuracy;
+    r.best_val_loss = std::min(r.best_val_loss, e.loss);
+    r.best_val_accuracy = std::max(r.best_val_accuracy, e.accuracy);
+    r.val_losses.emplace_back(step, e.loss);
+    nlohmann::json j = {{"step", step}, {"val_loss", e.loss}};
+    if (e.accuracy >= 0) j["val_accuracy"] = e.accuracy;
+    record(j);
+    return e;
+  };
+
+  const bool bar = !hooks.quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
+  Progress progress(c.steps, start, c.log_interval, bar, log);
+  if (hooks.quiet) progress = Progress(c.steps, start, c.log_interval, false, log);
+
+  double step_seconds = 0, opt_seconds = 0;
+  int64_t timed_steps = 0;
+  r.status = "completed";
+  int64_t step = start;
+  for (; step < c.steps; ++step) {
+    if (hooks.stop_after > 0 && step >= hooks.stop_after) {
+      r.status = "stopped";
+      break;
+    }
+    const auto t0 = Clock::now();
+    opt->zero_grad();
+    auto loss = task->train_loss(step);
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      r.status = "diverged";
+      r.message = "non-finite training loss (" + fmt(loss_value) + ") at step " +
+                  std::to_string(step);
+      break;
+    }
+    loss.backward();
+    const double gnorm = clip_gradients(model, c.grad_clip);
+    if (!std::isfinite(gnorm)) {
+      r.status = "diverged";
+      r.message = "non-finite gradient norm (" + fmt(gnorm) + ") at step " + std::to_string(step);
+      break;
+    }
+    const auto t1 = Clock::now();
+    opt->step();
+    opt_seconds += since(t1);
+    opt->schedule_step();
+    step_seconds += since(t0);
+    ++timed_steps;
+    r.train_losses.push_back(loss_value);
+    r.final_train_loss = loss_value;
+    const int64_t done = step + 1;
+    if (done % c.log_interval == 0 || done == c.steps) {
+      record({{"step", done}, {"loss", loss_value}, {"grad_norm", gnorm},
+              {"lr_scale", opt->lr_scale()}, {"seconds", since(t_start)}});
+    }
+    progress.update(done, loss_value);
+    if (done % c.eval_interval == 0 || done == c.steps) {
+      const auto e = evaluate(done);
+      std::string line = "step " + std::to_string(done) + ": val_loss " + fmt(e.loss);
+      if (e.accuracy >= 0) line += ", val_accuracy " + fmt(e.accuracy);
+      progress.message(line);
+      if (!std::isfinite(e.loss)) {
+        r.status = "diverged";
+        r.message = "non-finite validation loss at step " + std::to_string(done);
+        ++step;
+        break;
+      }
+    }
+    if (c.checkpoint_interval > 0 && done % c.checkpoint_interval == 0) save(done);
+  }
+  progress.finish();
+  r.steps_done = step;
+  if (r.status == "completed") save(step);
+  if (r.status == "diverged") {
+    r.message += hooks.write_files
+                     ? (last_ckpt > 0 || fs::exists(ckpt)
+                            ? "; the run stopped, last good checkpoint '" + ckpt + "' (step " +
+                                  std::to_string(last_ckpt) + ") was kept"
+                            : "; the run stopped before any checkpoint was written")
+                     : "; the run stopped";
+    log("diverged: " + r.message);
+  }
+
+  r.seconds = since(t_start);
+  r.optimizer_fraction = step_seconds > 0 ? opt_seconds / step_seconds : 0;
+  r.items_per_second = step_seconds > 0 ? static_cast<double>(timed_steps * task->items_per_batch()) / step_seconds : 0;
+  r.parameter_checksum = checksum(model);
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  r.summary = {{"status", r.status},
+               {"message", r.message},
+               {"steps", r.steps_done},
+               {"parameters", r.parameters},
+               {"initial_val_loss", num(r.initial_val_loss)},
+               {"final_train_loss", num(r.final_train_loss)},
+               {"final_val_loss", num(r.final_val_loss)},
+               {"best_val_loss", num(r.best_val_loss)},
+               {r.item_unit + "_per_second", r.items_per_second},
+               {"optimizer_time_fraction", r.optimizer_fraction},
+               {"seconds", r.seconds},
+               {"optimizer", opt->describe()},
+               {"model", task->describe()}};
+  if (r.final_val_accuracy >= 0) {
+    r.summary["final_val_accuracy"] = r.final_val_accuracy;
+    r.summary["best_val_accuracy"] = r.best_val_accuracy;
+  }
+  if (hooks.write_files) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
+  (void)nan;
+  return r;
+}
+
+}  // namespace lab
+}  // namespace specopt

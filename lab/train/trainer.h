@@ -1,0 +1,65 @@
+#pragma once
+// The training loop behind `specopt train` and the experiments (one loop for all of them; a
+// multi-process launcher can call train() per rank later).
+//
+// Per step: batch(step) → forward → loss; a NaN/Inf loss or gradient norm stops the run
+// (status "diverged", the last good checkpoint left as it was); backward → clip the global
+// gradient norm to grad_clip → optimizer step → lr schedule step. Evaluation every
+// eval_interval steps and at the end; checkpoints every checkpoint_interval steps and at the
+// end. Batches depend only on (seed, step) (lab/train/task.h), and the checkpoint holds the
+// parameters, the optimizer state and options, the schedule positions, the step and the best
+// losses, so `resume` continues bit-exactly: same thread count, same device, same results.
+//
+// Files under config.out_dir (when TrainHooks::write_files):
+//   config.json      the resolved config (a resume with a different config is refused)
+//   metrics.jsonl    {"step","loss","grad_norm","lr_scale","seconds"} every log_interval steps,
+//                    {"step","val_loss"[,"val_accuracy"]} at each evaluation; on resume the
+//                    lines after the checkpoint's step are dropped first
+//   checkpoint.pt    the last checkpoint (written atomically)
+//   summary.json     written at the end (also after a divergence), atomically
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lab/train/config.h"
+
+namespace specopt {
+namespace lab {
+
+struct TrainHooks {
+  bool resume = false;
+  bool write_files = true;  // false: nothing written (experiments run many configs)
+  // Progress: bar on a terminal (auto), plain lines to `log` otherwise; quiet: nothing.
+  bool quiet = false;
+  bool force_plain = false;
+  std::function<void(const std::string&)> log;
+  // Stop after this many steps in total as if interrupted (tests of --resume); 0: never.
+  int64_t stop_after = 0;
+};
+
+struct TrainResult {
+  std::string status;   // "completed" | "diverged" | "stopped" (stop_after)
+  std::string message;  // why it stopped, for diverged runs
+  int64_t steps_done = 0;
+  int64_t parameters = 0;
+  double initial_val_loss = 0;  // before the first step
+  double final_train_loss = 0;  // loss of the last step's batch
+  double final_val_loss = 0, best_val_loss = 0;
+  double final_val_accuracy = -1, best_val_accuracy = -1;  // classification only
+  std::vector<double> train_losses;  // this process's steps
+  std::vector<std::pair<int64_t, double>> val_losses;  // (step, loss) of this process's evals
+  double items_per_second = 0;
+  std::string item_unit;
+  double optimizer_fraction = 0;  // optimizer step time / whole step time
+  double seconds = 0;
+  double parameter_checksum = 0;  // Σ|θ| in float64, for exactness checks
+  nlohmann::json summary;         // what summary.json holds
+};
+
+TrainResult train(const TrainConfig& config, const TrainHooks& hooks = {});
+
+}  // namespace lab
+}  // namespace specopt
