@@ -29,6 +29,8 @@ using Runners = std::vector<std::pair<CLI::App*, Runner>>;
 void register_matfun(CLI::App& app, Runners& runners);
 // `specopt bench matfun ...`
 void register_bench(CLI::App& app, Runners& runners);
+// `specopt run NAME ...`
+void register_run(CLI::App& app, Runners& runners);
 
 }  // namespace cli
 }  // namespace specopt

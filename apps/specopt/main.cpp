@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   specopt::cli::Runners runners;
   specopt::cli::register_matfun(app, runners);
   specopt::cli::register_bench(app, runners);
+  specopt::cli::register_run(app, runners);
 
   std::string path;
   try {
