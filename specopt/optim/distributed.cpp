@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -257,8 +258,16 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     c10::AutoGradMode enable_grad(true);
     loss = closure();
   }
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  times_ = StepTimes();
+  auto t0 = Clock::now();
   std::vector<char> has_grad;
   average_gradients(has_grad);
+  times_.reduce = seconds_since(t0);
+  t0 = Clock::now();
   if (any_nonfinite(has_grad)) {
     // Same averaged gradients on every rank: the inner optimizer throws (nothing modified) or
     // skips the step (skip_nonfinite) identically everywhere.
@@ -286,7 +295,10 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     throw;
   }
   for (auto& h : hidden) h.first->mutable_grad() = h.second;
+  times_.compute = seconds_since(t0);
+  t0 = Clock::now();
   sync_parameters(has_grad);
+  times_.sync = seconds_since(t0);
   return loss;
 }
 

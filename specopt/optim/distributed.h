@@ -101,6 +101,14 @@ class DistributedOptimizer {
   // The wrapped HybridOptimizer, or nullptr.
   HybridOptimizer* hybrid() { return hybrid_.get(); }
 
+  // Wall time of the last step()'s phases, in seconds (the benchmark's breakdown).
+  struct StepTimes {
+    double reduce = 0;   // gradient averaging (all-reduces)
+    double compute = 0;  // non-finite check and the inner optimizers' steps on owned parameters
+    double sync = 0;     // broadcasting the updated parameters
+  };
+  const StepTimes& last_step_times() const { return times_; }
+
   const std::vector<Slot>& slots() const { return slots_; }
   // Sum of slot costs per rank (the balance the assignment reached).
   std::vector<double> load_per_rank() const;
@@ -120,6 +128,7 @@ class DistributedOptimizer {
   std::unique_ptr<HybridOptimizer> hybrid_;
   std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
   std::vector<Slot> slots_;
+  StepTimes times_;
 };
 
 // Bytes of state tensors held by `optimizer` (every state entry it has).
