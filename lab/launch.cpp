@@ -49,6 +49,16 @@ void LaunchOptions::validate() const {
                                 std::to_string(master_port));
   }
   if (master_addr.empty()) throw std::invalid_argument("launch: master_addr is empty");
+  if (nnodes < 1) {
+    throw std::invalid_argument("launch: nnodes must be >= 1, got " + std::to_string(nnodes));
+  }
+  if (node_rank < 0 || node_rank >= nnodes) {
+    throw std::invalid_argument("launch: node_rank must be in [0, " + std::to_string(nnodes) +
+                                "), got " + std::to_string(node_rank));
+  }
+  if (nnodes > 1 && master_port == 0) {
+    throw std::invalid_argument("launch: master_port must be given when nnodes > 1");
+  }
 }
 
 std::string LaunchResult::describe_failures() const {
@@ -107,9 +117,10 @@ LaunchResult launch_local(const LaunchOptions& o) {
       ::dup2(fds[1], STDOUT_FILENO);
       ::dup2(fds[1], STDERR_FILENO);
       ::close(fds[1]);
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
+      ::setenv("RANK", std::to_string(o.node_rank * o.nproc + r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(o.nnodes * o.nproc).c_str(), 1);
+      ::setenv("NODE_RANK", std::to_string(o.node_rank).c_str(), 1);
       ::setenv("LOCAL_WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
       ::setenv("MASTER_ADDR", o.master_addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
@@ -128,7 +139,7 @@ LaunchResult launch_local(const LaunchOptions& o) {
     auto& w = workers[static_cast<size_t>(r)];
     w.pid = pid;
     w.fd = fds[0];
-    w.exit.rank = r;
+    w.exit.rank = o.node_rank * o.nproc + r;  // global rank (prefix and results)
   }
 
   LaunchResult result;

@@ -22,7 +22,12 @@ namespace specopt {
 namespace lab {
 
 struct LaunchOptions {
-  int nproc = 1;
+  int nproc = 1;                   // workers on this host
+  // Several hosts: this host's index and the host count; RANK = node_rank·nproc + LOCAL_RANK,
+  // WORLD_SIZE = nnodes·nproc. With nnodes > 1 master_port must be given (all hosts agree on
+  // it) and master_addr must be node 0's address reachable from every host.
+  int nnodes = 1;
+  int node_rank = 0;
   std::string program;             // empty: this executable (/proc/self/exe)
   std::vector<std::string> args;   // argv[1..]
   std::string master_addr = "127.0.0.1";
@@ -46,7 +51,7 @@ struct WorkerExit {
 };
 
 struct LaunchResult {
-  std::vector<WorkerExit> workers;  // by rank
+  std::vector<WorkerExit> workers;  // this host's workers, by local rank
   int first_failed_rank = -1;       // -1 when every worker exited 0
   int master_port = 0;
   bool ok() const { return first_failed_rank < 0; }

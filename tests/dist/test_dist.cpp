@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -256,6 +257,20 @@ TEST(Launch, FailFastKillsTheOthersAndNamesTheFailedRank) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "[rank 1] bye");
   o.nproc = 0;
+  EXPECT_THROW(specopt::lab::launch_local(o), std::invalid_argument);
+
+  // Second host of two: global ranks 2 and 3 of 4, local ranks 0 and 1.
+  o.nproc = 2;
+  o.nnodes = 2;
+  o.node_rank = 1;
+  o.master_port = 29999;
+  o.args = {"-c", "echo $RANK/$WORLD_SIZE/$LOCAL_RANK/$MASTER_PORT"};
+  lines.clear();
+  const auto two = specopt::lab::launch_local(o);
+  EXPECT_TRUE(two.ok()) << two.describe_failures();
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"[rank 2] 2/4/0/29999", "[rank 3] 3/4/1/29999"}));
+  o.master_port = 0;
   EXPECT_THROW(specopt::lab::launch_local(o), std::invalid_argument);
 }
 
