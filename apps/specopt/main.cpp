@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
   specopt::cli::register_matfun(app, runners);
   specopt::cli::register_bench(app, runners);
   specopt::cli::register_run(app, runners);
+  specopt::cli::register_reproduce(app, runners);
+  specopt::cli::register_list(app, runners);
   specopt::cli::register_train(app, runners);
 
   std::string path;

@@ -40,6 +40,17 @@ void PolarOptions::validate() const {
               "': no coefficients");
 }
 
+bool fast_bf16_matmul(const at::Device& device) {
+  if (device.is_cuda()) return true;
+  if (!device.is_cpu()) return false;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  static const bool cpu = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+  return cpu;
+#else
+  return false;
+#endif
+}
+
 PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& options) {
   if (options.method() != PolarMethod::automatic) return options.method();
   // CPU: one small-side eigendecomposition beats five Newton–Schulz steps and is accurate
@@ -75,8 +86,10 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
   const auto lapack = detail::lapack_dtype(options.compute_dtype().value_or(out_dtype));
   switch (resolve_polar_method(G, options)) {
     case PolarMethod::newton_schulz: {
+      const bool bf16 = options.bf16_where_fast() && out_dtype != at::kDouble &&
+                        fast_bf16_matmul(G.device());
       auto compute = options.compute_dtype().value_or(
-          out_dtype == at::kDouble ? at::kDouble : at::kFloat);
+          out_dtype == at::kDouble ? at::kDouble : bf16 ? at::kBFloat16 : at::kFloat);
       auto schedule = options.method() == PolarMethod::automatic ? NsSchedule::polar_express()
                                                                  : options.schedule();
       return newton_schulz(G, schedule, options.steps(), options.eps(), compute);

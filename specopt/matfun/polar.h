@@ -38,6 +38,11 @@ struct PolarOptions {
   // Arithmetic dtype (e.g. at::kBFloat16 for Newton–Schulz on CUDA); default: the input's
   // (half types are promoted to float32 for the LAPACK methods).
   TORCH_ARG(c10::optional<at::ScalarType>, compute_dtype) = c10::nullopt;
+  // Newton–Schulz only, when compute_dtype is not set: run a float32 (or lower) input's
+  // iteration in bfloat16 where the device multiplies bf16 natively (fast_bf16_matmul), as the
+  // reference Muon does everywhere; float32 elsewhere (emulated bf16 would be slower) and for
+  // float64 input (whoever asks for float64 wants its precision).
+  TORCH_ARG(bool, bf16_where_fast) = false;
 
  public:
   // Throws on steps < 1, eps < 0, ridge < 0, tol <= 0, naming the option and value.
@@ -54,5 +59,10 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options = {});
 // on CUDA newton_schulz (polar_express) when tol ≥ 0.1, else gram_eigh. docs/performance.md
 // has the measurements behind the rule.
 PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& options);
+
+// Whether bf16 matrix products run natively on this device: always on CUDA; on CPU when it
+// has AVX512-BF16 or AMX-BF16 (x86-64; oneDNN then multiplies bf16 ≈2–5× faster than
+// OpenBLAS float32, docs/performance.md).
+bool fast_bf16_matmul(const at::Device& device);
 
 }  // namespace specopt

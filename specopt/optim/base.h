@@ -80,6 +80,7 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
 // Derived provides:
 //   static void check_param(const Options&, const at::Tensor& p, const std::string& where);
 //   void update(const Options&, State&, at::Tensor& p, const at::Tensor& grad);
+//     or, to see a whole group at once, void update_group(const Options&, std::vector<Item>&);
 // Options provides validate() (throwing with the option's name) and skip_nonfinite().
 template <typename Derived, typename Options, typename State>
 class OptimizerBase : public SpecoptOptimizer {
@@ -126,18 +127,32 @@ class OptimizerBase : public SpecoptOptimizer {
                   "such steps instead.");
     }
     for (auto& group : param_groups_) {
-      const Options& options = options_of(group);
+      std::vector<Item> items;
       for (auto& p : group.params()) {
-        const auto& g = p.grad();
-        if (!g.defined()) continue;
-        at::Tensor param = p;  // shares storage: in-place updates reach the parameter
-        static_cast<Derived*>(this)->update(options, state_of(p), param, g);
+        if (!p.grad().defined()) continue;
+        // `param` shares storage with p: in-place updates reach the parameter.
+        items.push_back({&state_of(p), p, p.grad()});
       }
+      if (!items.empty()) static_cast<Derived*>(this)->update_group(options_of(group), items);
     }
     return loss;
   }
 
   std::string name() const override { return Derived::kName; }
+
+  // One parameter of a group being stepped: its state, the parameter and its gradient.
+  struct Item {
+    State* state;
+    at::Tensor param;
+    at::Tensor grad;
+  };
+
+  // Steps the parameters of one group that have a gradient. The default calls
+  // Derived::update on each; an optimizer whose matrix function benefits from batching
+  // same-shape matrices (Muon, the spectral-power family) defines its own update_group.
+  void update_group(const Options& options, std::vector<Item>& items) {
+    for (auto& it : items) static_cast<Derived*>(this)->update(options, *it.state, it.param, it.grad);
+  }
 
  protected:
   static const Options& options_of(const torch::optim::OptimizerParamGroup& group) {

@@ -212,6 +212,7 @@ void visit(V& v, const std::string& pre, PolarOptions& o) {
   v(pre + "ridge", o.ridge());
   v(pre + "tol", o.tol());
   v(pre + "compute_dtype", o.compute_dtype());
+  v(pre + "bf16_where_fast", o.bf16_where_fast());
 }
 
 template <class V>

@@ -33,12 +33,14 @@ struct MuonOptions : public torch::optim::OptimizerCloneableOptions<MuonOptions>
   TORCH_ARG(double, lr) = 0.02;
   TORCH_ARG(double, momentum) = 0.95;
   TORCH_ARG(bool, nesterov) = true;
-  // Default: the reference Muon's orthogonalisation (newton_schulz, jordan, 5 steps, eps 1e-7).
+  // Default: the reference Muon's orthogonalisation (newton_schulz, jordan, 5 steps, eps 1e-7,
+  // bf16 arithmetic for float32 weights where bf16 is native: CUDA, AVX512-BF16/AMX CPUs).
   TORCH_ARG(PolarOptions, polar) = PolarOptions()
                                        .method(PolarMethod::newton_schulz)
                                        .schedule(NsSchedule::jordan())
                                        .steps(5)
-                                       .eps(1e-7);
+                                       .eps(1e-7)
+                                       .bf16_where_fast(true);
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::original;
   TORCH_ARG(double, weight_decay) = 0.0;
   TORCH_ARG(bool, split_qkv) = false;
@@ -71,8 +73,9 @@ class Muon : public OptimizerBase<Muon, MuonOptions, MuonParamState> {
 
   static void check_param(const MuonOptions& options, const at::Tensor& p,
                           const std::string& where);
-  void update(const MuonOptions& options, MuonParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  // Steps a group: momentum per parameter, then every same-sized matrix of the group
+  // orthogonalised in one batched polar call (docs/performance.md), then the updates.
+  void update_group(const MuonOptions& options, std::vector<Item>& items);
 };
 
 }  // namespace specopt

@@ -5,13 +5,18 @@ namespace specopt {
 namespace {
 namespace T = transforms;
 
-// Ψ_p of an update in the parameter's shape, times the shape factor of its matrices.
-at::Tensor scaled_power(const at::Tensor& X, double p, const PowerOptions& power, ShapeRule rule,
-                        const T::MatrixLayout& layout, const char* who, const at::Tensor& param) {
-  auto out = T::power_map(X, p, power, layout, who);
+// s·Ψ_p(Xᵢ) for every update Xᵢ of a group (same-sized matrices batched), each times the
+// shape factor of its parameter's matrices.
+std::vector<at::Tensor> scaled_powers(const std::vector<at::Tensor>& Xs, double p,
+                                      const PowerOptions& power, ShapeRule rule, bool split_qkv,
+                                      const char* who) {
+  const T::MatrixLayout layout{split_qkv, /*allow_vectors=*/p == 1.0};
+  auto out = T::power_map_batched(Xs, p, power, layout, who);
   if (rule != ShapeRule::none) {
-    const auto shape = T::matrix_shape(param, layout, who);
-    out.mul_(T::shape_scale(rule, shape.first, shape.second));
+    for (auto& O : out) {
+      const auto shape = T::matrix_shape(O, layout, who);
+      O.mul_(T::shape_scale(rule, shape.first, shape.second));
+    }
   }
   return out;
 }
@@ -55,22 +60,27 @@ void SpectralAdam::check_param(const SpectralAdamOptions& o, const at::Tensor& p
   if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
 }
 
-void SpectralAdam::update(const SpectralAdamOptions& o, SpectralAdamParamState& state,
-                          at::Tensor& p, const at::Tensor& g) {
-  if (!state.exp_avg().defined()) {
-    state.exp_avg(at::zeros_like(p));
-    state.exp_avg_sq(at::zeros_like(p));
+void SpectralAdam::update_group(const SpectralAdamOptions& o, std::vector<Item>& items) {
+  std::vector<at::Tensor> R;
+  for (auto& it : items) {
+    auto& state = *it.state;
+    if (!state.exp_avg().defined()) {
+      state.exp_avg(at::zeros_like(it.param));
+      state.exp_avg_sq(at::zeros_like(it.param));
+    }
+    state.step(state.step() + 1);
+    T::ema_(state.exp_avg(), it.grad, o.beta1());      // m ← β₁m + (1−β₁)g
+    T::ema_sq_(state.exp_avg_sq(), it.grad, o.beta2());  // v ← β₂v + (1−β₂)g²
+    R.push_back(T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
+                                 o.beta2(), o.eps()));  // R = m̂ / (√v̂ + eps)
   }
-  state.step(state.step() + 1);
-
-  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
-  T::ema_(state.exp_avg(), g, o.beta1());                   // m ← β₁m + (1−β₁)g
-  T::ema_sq_(state.exp_avg_sq(), g, o.beta2());             // v ← β₂v + (1−β₂)g²
-  const auto R = T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
-                                  o.beta2(), o.eps());      // R = m̂ / (√v̂ + eps)
-  const auto U = scaled_power(R, o.p(), o.power(), o.shape_rule(), {o.split_qkv(), o.p() == 1.0}, kName,
-                              p);                           // s·Ψ_p(R)
-  T::apply_update_(p, U, -o.lr());                          // W ← W − η s Ψ_p(R)
+  const auto U = scaled_powers(R, o.p(), o.power(), o.shape_rule(), o.split_qkv(),
+                               kName);                  // s·Ψ_p(R)
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& W = items[i].param;
+    T::decoupled_weight_decay_(W, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
+    T::apply_update_(W, U[i], -o.lr());                       // W ← W − η s Ψ_p(R)
+  }
 }
 
 // ---- SpectralSGD ------------------------------------------------------------------------
@@ -101,17 +111,22 @@ void SpectralSGD::check_param(const SpectralSGDOptions& o, const at::Tensor& p,
   if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
 }
 
-void SpectralSGD::update(const SpectralSGDOptions& o, SpectralSGDParamState& state, at::Tensor& p,
-                         const at::Tensor& g) {
-  const bool first = state.step() == 0;
-  state.step(state.step() + 1);
-
-  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
-  auto& buf = T::heavy_ball_init_(state.momentum_buffer(), g, o.momentum(),
-                                  first);                   // buf ← g, then μ buf + g
-  const auto U = scaled_power(buf, o.p(), o.power(), o.shape_rule(), {o.split_qkv(), o.p() == 1.0},
-                              kName, p);                    // s·Ψ_p(buf)
-  T::apply_update_(p, U, -o.lr());                          // W ← W − η s Ψ_p(buf)
+void SpectralSGD::update_group(const SpectralSGDOptions& o, std::vector<Item>& items) {
+  std::vector<at::Tensor> buf;
+  for (auto& it : items) {
+    auto& state = *it.state;
+    const bool first = state.step() == 0;
+    state.step(state.step() + 1);
+    buf.push_back(T::heavy_ball_init_(state.momentum_buffer(), it.grad, o.momentum(),
+                                      first));  // buf ← g, then μ buf + g
+  }
+  const auto U = scaled_powers(buf, o.p(), o.power(), o.shape_rule(), o.split_qkv(),
+                               kName);          // s·Ψ_p(buf)
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& W = items[i].param;
+    T::decoupled_weight_decay_(W, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
+    T::apply_update_(W, U[i], -o.lr());                       // W ← W − η s Ψ_p(buf)
+  }
 }
 
 }  // namespace specopt

@@ -73,8 +73,9 @@ class SpectralAdam : public OptimizerBase<SpectralAdam, SpectralAdamOptions, Spe
 
   static void check_param(const SpectralAdamOptions& options, const at::Tensor& p,
                           const std::string& where);
-  void update(const SpectralAdamOptions& options, SpectralAdamParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
+  // in one batched call, then the updates.
+  void update_group(const SpectralAdamOptions& options, std::vector<Item>& items);
 };
 
 struct SpectralSGDOptions : public torch::optim::OptimizerCloneableOptions<SpectralSGDOptions> {
@@ -117,8 +118,9 @@ class SpectralSGD : public OptimizerBase<SpectralSGD, SpectralSGDOptions, Spectr
 
   static void check_param(const SpectralSGDOptions& options, const at::Tensor& p,
                           const std::string& where);
-  void update(const SpectralSGDOptions& options, SpectralSGDParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
+  // in one batched call, then the updates.
+  void update_group(const SpectralSGDOptions& options, std::vector<Item>& items);
 };
 
 }  // namespace specopt

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include <specopt/matfun/validate.h>
 
@@ -81,6 +83,67 @@ at::Tensor map_matrices(const at::Tensor& X, const MatrixLayout& layout, const s
   TORCH_CHECK(out.sizes() == M.sizes(), who, ": matrix function changed the shape ", M.sizes(),
               " to ", out.sizes());
   return out.reshape(X.sizes());
+}
+
+std::vector<at::Tensor> map_matrices_batched(
+    const std::vector<at::Tensor>& Xs, const MatrixLayout& layout, const std::string& who,
+    const std::function<at::Tensor(const at::Tensor&)>& f, bool transpose_equivariant) {
+  struct Member {
+    size_t index;
+    at::Tensor M;  // (k, r, c), oriented as the batch
+    bool transposed;
+  };
+  std::vector<at::Tensor> out(Xs.size());
+  // Key: oriented (rows, cols), dtype, device. A std::map keeps the call order deterministic.
+  std::map<std::tuple<int64_t, int64_t, int, std::string>, std::vector<Member>> batches;
+  for (size_t i = 0; i < Xs.size(); ++i) {
+    auto M = as_matrices(Xs[i], layout, who);
+    M = M.reshape({-1, M.size(-2), M.size(-1)});
+    const bool transpose = transpose_equivariant && M.size(-2) > M.size(-1);
+    if (transpose) M = M.transpose(-2, -1);
+    const auto key = std::make_tuple(M.size(-2), M.size(-1), static_cast<int>(M.scalar_type()),
+                                     M.device().str());
+    batches[key].push_back({i, M, transpose});
+  }
+  for (auto& [key, members] : batches) {
+    std::vector<at::Tensor> parts;
+    for (const auto& m : members) parts.push_back(m.M);
+    // A lone matrix goes as is (no copy into a batch).
+    const auto batch = parts.size() == 1 ? parts.front() : at::cat(parts, 0);
+    const auto result = f(batch);
+    TORCH_CHECK(result.sizes() == batch.sizes(), who, ": matrix function changed the shape ",
+                batch.sizes(), " to ", result.sizes());
+    int64_t offset = 0;
+    for (const auto& m : members) {
+      const int64_t k = m.M.size(0);
+      auto O = result.narrow(0, offset, k);
+      offset += k;
+      if (m.transposed) O = O.transpose(-2, -1);
+      out[m.index] = O.reshape(Xs[m.index].sizes());
+    }
+  }
+  return out;
+}
+
+std::vector<at::Tensor> polar_map_batched(const std::vector<at::Tensor>& Xs,
+                                          const PolarOptions& options, const MatrixLayout& layout,
+                                          const std::string& who) {
+  return map_matrices_batched(
+      Xs, layout, who, [&](const at::Tensor& M) { return polar(M, options); },
+      /*transpose_equivariant=*/true);
+}
+
+std::vector<at::Tensor> power_map_batched(const std::vector<at::Tensor>& Xs, double p,
+                                          const PowerOptions& options, const MatrixLayout& layout,
+                                          const std::string& who) {
+  if (p == 1.0) {  // Ψ_1 is the identity for every shape
+    std::vector<at::Tensor> out;
+    for (const auto& X : Xs) out.push_back(X.clone());
+    return out;
+  }
+  return map_matrices_batched(
+      Xs, layout, who, [&](const at::Tensor& M) { return spectral_power(M, p, options); },
+      /*transpose_equivariant=*/true);
 }
 
 at::Tensor polar_map(const at::Tensor& X, const PolarOptions& options, const MatrixLayout& layout,

@@ -74,16 +74,36 @@ std::pair<int64_t, int64_t> matrix_shape(const at::Tensor& X, const MatrixLayout
 at::Tensor map_matrices(const at::Tensor& X, const MatrixLayout& layout, const std::string& who,
                         const std::function<at::Tensor(const at::Tensor&)>& f);
 
+// f applied to the matrices of several tensors, batched: matrices with the same
+// (small side, large side), dtype and device go to f together as one (k, r, c) batch, so a
+// GPT block's Q, K, V, and output projections make one call instead of four (fewer, larger
+// products: measured in docs/performance.md). When `transpose_equivariant` (f(Mᵀ) = f(M)ᵀ,
+// true of every unitarily invariant spectral map), tall matrices are transposed to join the
+// wide ones of the same sizes. Returns one tensor per input, in its shape.
+std::vector<at::Tensor> map_matrices_batched(
+    const std::vector<at::Tensor>& Xs, const MatrixLayout& layout, const std::string& who,
+    const std::function<at::Tensor(const at::Tensor&)>& f, bool transpose_equivariant);
+
 // ---- spectral maps ----------------------------------------------------------------------
 
 // msign(X) = U Vᵀ of every matrix of X (specopt::polar), in X's shape.
 at::Tensor polar_map(const at::Tensor& X, const PolarOptions& options, const MatrixLayout& layout,
                      const std::string& who);
 
+// polar_map of several tensors, same-sized matrices batched (map_matrices_batched).
+std::vector<at::Tensor> polar_map_batched(const std::vector<at::Tensor>& Xs,
+                                          const PolarOptions& options, const MatrixLayout& layout,
+                                          const std::string& who);
+
 // Ψ_p(X) = U Σ^p Vᵀ of every matrix of X (specopt::spectral_power), in X's shape.
 // p = 1 returns X itself (a copy) without looking at its shape.
 at::Tensor power_map(const at::Tensor& X, double p, const PowerOptions& options,
                      const MatrixLayout& layout, const std::string& who);
+
+// power_map of several tensors, same-sized matrices batched (map_matrices_batched).
+std::vector<at::Tensor> power_map_batched(const std::vector<at::Tensor>& Xs, double p,
+                                          const PowerOptions& options, const MatrixLayout& layout,
+                                          const std::string& who);
 
 // ∇K(X) of every matrix of X (ConvexMap::grad), in X's shape.
 at::Tensor convex_map_grad(const at::Tensor& X, const ConvexMap& map, const MatrixLayout& layout,

@@ -1,0 +1,151 @@
+#pragma once
+// DistributedOptimizer: data-parallel training with any specopt optimizer (or a
+// HybridOptimizer) over a specopt::dist::Communicator, ZeRO-1 style.
+//
+//   auto comm = specopt::dist::init_from_env();            // single process without WORLD_SIZE
+//   auto inner = std::make_unique<specopt::Muon>(params, specopt::MuonOptions(0.02));
+//   specopt::DistributedOptimizer opt(std::move(inner), comm);
+//   for (...) { opt.zero_grad(); local_loss.backward(); opt.step(); }
+//
+// Every rank builds the same model and the same inner optimizer over ALL parameters (same
+// order); the wrapper then decides, identically on every rank, which rank OWNS each parameter:
+// a greedy balance (largest cost first, to the least-loaded rank) of each parameter's update
+// cost — Newton–Schulz FLOPs of its matrices for the spectral optimizers (Muon, LionK,
+// SpectralAdam/SGD with p < 1), a few FLOPs per element for element-wise ones.
+//
+// step(closure):
+//   1. the closure (if any) runs once, with gradients on, on this rank's share of the batch;
+//   2. gradients are averaged over ranks: one small all-reduce of which parameters have a
+//      gradient anywhere (a parameter with no gradient on any rank is left alone, as in every
+//      specopt optimizer), then the gradients flattened into buckets of at most bucket_bytes
+//      per dtype, each all-reduced (sum) and divided by the world size;
+//   3. a NaN/Inf anywhere in the averaged gradients (the same on every rank) goes to the inner
+//      optimizer with all gradients, so it throws or skips (skip_nonfinite) on every rank alike;
+//   4. the inner optimizer steps with the gradients of the parameters this rank does not own
+//      hidden (undefined), so it updates — and keeps state for — only its own parameters;
+//      every spectral transform is computed once in the world, by its owner;
+//   5. each rank broadcasts its updated parameters (one flat buffer per dtype) to the others.
+// After step() every parameter's gradient holds the averaged gradient on every rank.
+//
+// Equality with one process: every rank's update of a parameter comes from the same averaged
+// gradient, so a run on N ranks takes the steps of a single-process run on the global batch up
+// to the rounding of the gradient sum (the order of summation differs); with world size 1 the
+// wrapper is bit-identical to the inner optimizer (no communication at all).
+//
+// Checkpoints (save_checkpoint / load_checkpoint below) are sharded: one file per rank and
+// member with the state this rank owns (specopt's ordinary checkpoint format, see
+// checkpoint.h: keyed by (group, parameter)), plus a manifest recording the world size and each
+// parameter's owner. They load at any world size: each rank reads the rank files it needs and
+// keeps the state of the parameters it owns under the new assignment.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <specopt/dist/communicator.h>
+#include <specopt/optim/base.h>
+#include <specopt/optim/checkpoint.h>
+#include <specopt/optim/hybrid.h>
+
+namespace specopt {
+
+struct DistributedOptions {
+  // Upper bound of one gradient all-reduce bucket, in bytes (>= 1).
+  TORCH_ARG(int64_t, bucket_bytes) = int64_t(25) << 20;
+
+ public:
+  void validate() const;
+};
+
+class DistributedOptimizer {
+ public:
+  using LossClosure = std::function<at::Tensor()>;
+
+  // One parameter of the wrapped optimizer(s): where it sits, its cost, its owner rank.
+  struct Slot {
+    size_t member = 0;  // index into members()
+    size_t group = 0;
+    size_t index = 0;   // position in the group
+    double cost = 0;    // estimated FLOPs of its update
+    int owner = 0;
+  };
+
+  DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inner,
+                       std::shared_ptr<dist::Communicator> comm,
+                       const DistributedOptions& options = {});
+  DistributedOptimizer(std::unique_ptr<HybridOptimizer> inner,
+                       std::shared_ptr<dist::Communicator> comm,
+                       const DistributedOptions& options = {});
+
+  DistributedOptimizer(const DistributedOptimizer&) = delete;
+  DistributedOptimizer& operator=(const DistributedOptimizer&) = delete;
+
+  // A collective: every rank must call it, in the same order. Returns the closure's loss
+  // (this rank's), undefined without a closure.
+  at::Tensor step(const LossClosure& closure = nullptr);
+  void zero_grad();
+
+  dist::Communicator& comm() { return *comm_; }
+  int rank() const { return comm_->rank(); }
+  int world_size() const { return comm_->size(); }
+  const DistributedOptions& options() const { return options_; }
+
+  // The wrapped optimizers with stable tags: {"optimizer"} or {"spectral", "adamw"}.
+  const std::vector<std::pair<std::string, SpecoptOptimizer*>>& members() const {
+    return members_;
+  }
+  // The wrapped HybridOptimizer, or nullptr.
+  HybridOptimizer* hybrid() { return hybrid_.get(); }
+
+  // Wall time of the last step()'s phases, in seconds (the benchmark's breakdown).
+  struct StepTimes {
+    double reduce = 0;   // gradient averaging (all-reduces)
+    double compute = 0;  // non-finite check and the inner optimizers' steps on owned parameters
+    double sync = 0;     // broadcasting the updated parameters
+  };
+  const StepTimes& last_step_times() const { return times_; }
+
+  const std::vector<Slot>& slots() const { return slots_; }
+  // Sum of slot costs per rank (the balance the assignment reached).
+  std::vector<double> load_per_rank() const;
+  // Bytes of optimizer-state tensors this rank holds (all members).
+  int64_t state_bytes() const;
+
+ private:
+  void init();
+  at::Tensor& param_of(const Slot& s);
+  void average_gradients(std::vector<char>& has_grad);
+  bool any_nonfinite(const std::vector<char>& has_grad);
+  void sync_parameters(const std::vector<char>& has_grad);
+
+  std::shared_ptr<dist::Communicator> comm_;
+  DistributedOptions options_;
+  std::unique_ptr<SpecoptOptimizer> single_;
+  std::unique_ptr<HybridOptimizer> hybrid_;
+  std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
+  std::vector<Slot> slots_;
+  StepTimes times_;
+};
+
+// Bytes of state tensors held by `optimizer` (every state entry it has).
+int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer);
+
+// A collective. Writes this rank's state as "<path>.<tag>.w<N>.r<rank>.<gen>" (one file per
+// member; gen numbers successive saves to the same path) and, after every rank has written,
+// rank 0 writes the manifest `path` atomically, then removes the previous generation's files.
+// A crash at any point leaves the last complete checkpoint loadable. `extras` (schedulers,
+// counters) must be the same on every rank; rank 0's copy is the one kept.
+void save_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
+                     const CheckpointExtras& extras = {});
+// A collective. Restores the state this rank owns (at the current world size, whatever the
+// saved one), options, skipped steps and `extras` (restored into the first member's
+// schedulers as given). Throws c10::Error naming the file on a missing or mismatched file.
+void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
+                     CheckpointExtras& extras);
+void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer);
+
+}  // namespace specopt
