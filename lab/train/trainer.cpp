@@ -95,7 +95,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   int64_t start = 0;
   std::map<std::string, int64_t> ints;
   std::map<std::string, double> doubles;
-  const double nan = std::numeric_limits<double>::quiet_NaN();
   r.best_val_loss = std::numeric_limits<double>::infinity();
 
   if (hooks.resume) {
@@ -165,7 +164,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
 
   const bool bar = !hooks.quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
   Progress progress(c.steps, start, c.log_interval, bar, log);
-  if (hooks.quiet) progress = Progress(c.steps, start, c.log_interval, false, log);
 
   double step_seconds = 0, opt_seconds = 0;
   int64_t timed_steps = 0;
@@ -257,7 +255,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     r.summary["best_val_accuracy"] = r.best_val_accuracy;
   }
   if (hooks.write_files) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
-  (void)nan;
   return r;
 }
 
