@@ -74,7 +74,7 @@ class Muon : public OptimizerBase<Muon, MuonOptions, MuonParamState> {
   static void check_param(const MuonOptions& options, const at::Tensor& p,
                           const std::string& where);
   // Steps a group: momentum per parameter, then every same-sized matrix of the group
-  // orthogonalised in one batched polar call (docs/performance.md), then the updates.
+  // orthogonalised together (one batched polar call on accelerators), then the updates.
   void update_group(const MuonOptions& options, std::vector<Item>& items);
 };
 

@@ -74,7 +74,7 @@ class SpectralAdam : public OptimizerBase<SpectralAdam, SpectralAdamOptions, Spe
   static void check_param(const SpectralAdamOptions& options, const at::Tensor& p,
                           const std::string& where);
   // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
-  // in one batched call, then the updates.
+  // together (one batched call on accelerators), then the updates.
   void update_group(const SpectralAdamOptions& options, std::vector<Item>& items);
 };
 
@@ -119,7 +119,7 @@ class SpectralSGD : public OptimizerBase<SpectralSGD, SpectralSGDOptions, Spectr
   static void check_param(const SpectralSGDOptions& options, const at::Tensor& p,
                           const std::string& where);
   // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
-  // in one batched call, then the updates.
+  // together (one batched call on accelerators), then the updates.
   void update_group(const SpectralSGDOptions& options, std::vector<Item>& items);
 };
 

@@ -74,15 +74,18 @@ std::pair<int64_t, int64_t> matrix_shape(const at::Tensor& X, const MatrixLayout
 at::Tensor map_matrices(const at::Tensor& X, const MatrixLayout& layout, const std::string& who,
                         const std::function<at::Tensor(const at::Tensor&)>& f);
 
-// f applied to the matrices of several tensors, batched: matrices with the same
-// (small side, large side), dtype and device go to f together as one (k, r, c) batch, so a
-// GPT block's Q, K, V, and output projections make one call instead of four (fewer, larger
-// products: measured in docs/performance.md). When `transpose_equivariant` (f(Mᵀ) = f(M)ᵀ,
+// f applied to the matrices of several tensors, batched on accelerators: there, matrices with
+// the same (small side, large side), dtype and device go to f together as one (k, r, c) batch,
+// so a GPT block's Q, K, V and output projections make one call instead of four (one launch
+// sequence instead of four). On CPU each tensor gets its own call: measured faster there
+// (docs/performance.md). When `transpose_equivariant` (f(Mᵀ) = f(M)ᵀ,
 // true of every unitarily invariant spectral map), tall matrices are transposed to join the
 // wide ones of the same sizes. Returns one tensor per input, in its shape.
+// `batch_on_cpu` forces batching on CPU too (tests of the batching itself).
 std::vector<at::Tensor> map_matrices_batched(
     const std::vector<at::Tensor>& Xs, const MatrixLayout& layout, const std::string& who,
-    const std::function<at::Tensor(const at::Tensor&)>& f, bool transpose_equivariant);
+    const std::function<at::Tensor(const at::Tensor&)>& f, bool transpose_equivariant,
+    bool batch_on_cpu = false);
 
 // ---- spectral maps ----------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ at::Tensor polar_map(const at::Tensor& X, const PolarOptions& options, const Mat
 // polar_map of several tensors, same-sized matrices batched (map_matrices_batched).
 std::vector<at::Tensor> polar_map_batched(const std::vector<at::Tensor>& Xs,
                                           const PolarOptions& options, const MatrixLayout& layout,
-                                          const std::string& who);
+                                          const std::string& who, bool batch_on_cpu = false);
 
 // Ψ_p(X) = U Σ^p Vᵀ of every matrix of X (specopt::spectral_power), in X's shape.
 // p = 1 returns X itself (a copy) without looking at its shape.
@@ -103,7 +106,7 @@ at::Tensor power_map(const at::Tensor& X, double p, const PowerOptions& options,
 // power_map of several tensors, same-sized matrices batched (map_matrices_batched).
 std::vector<at::Tensor> power_map_batched(const std::vector<at::Tensor>& Xs, double p,
                                           const PowerOptions& options, const MatrixLayout& layout,
-                                          const std::string& who);
+                                          const std::string& who, bool batch_on_cpu = false);
 
 // ∇K(X) of every matrix of X (ConvexMap::grad), in X's shape.
 at::Tensor convex_map_grad(const at::Tensor& X, const ConvexMap& map, const MatrixLayout& layout,

@@ -1,6 +1,7 @@
-// Batched matrix functions inside an optimizer step: same-sized matrices of a group go to one
-// polar / spectral-power call (tall ones transposed to join the wide ones). Batching must not
-// change what any parameter receives; Muon's bf16-where-native default stays within bf16
+// Batched matrix functions inside an optimizer step: on accelerators, same-sized matrices of a
+// group go to one polar / spectral-power call (tall ones transposed to join the wide ones); the
+// batching is tested here on CPU by forcing it. Batching must not change what any parameter
+// receives; Muon's bf16-where-native default stays within bf16
 // rounding of the float32 iteration.
 #include "tests/optim/optim_test_util.h"
 
@@ -25,7 +26,7 @@ TEST(Batching, PolarMapBatchedEqualsOneByOne) {
   const T::MatrixLayout layout{/*split_qkv=*/true, /*allow_vectors=*/false};
   for (auto method : {PolarMethod::svd, PolarMethod::newton_schulz, PolarMethod::gram_eigh}) {
     const auto opts = PolarOptions().method(method);
-    const auto batched = T::polar_map_batched(Xs, opts, layout, "test");
+    const auto batched = T::polar_map_batched(Xs, opts, layout, "test", /*batch_on_cpu=*/true);
     ASSERT_EQ(batched.size(), Xs.size());
     for (size_t i = 0; i < Xs.size(); ++i) {
       const auto one = T::polar_map(Xs[i], opts, layout, "test");
@@ -41,7 +42,7 @@ TEST(Batching, PowerMapBatchedEqualsOneByOne) {
   const T::MatrixLayout layout{/*split_qkv=*/true, /*allow_vectors=*/false};
   for (double p : {0.0, 0.25, 0.5, 1.0}) {
     const auto opts = PowerOptions().method(PowerMethod::gram_eigh);
-    const auto batched = T::power_map_batched(Xs, p, opts, layout, "test");
+    const auto batched = T::power_map_batched(Xs, p, opts, layout, "test", /*batch_on_cpu=*/true);
     for (size_t i = 0; i < Xs.size(); ++i) {
       const auto one = T::power_map(Xs[i], p, opts, layout, "test");
       EXPECT_LT((batched[i] - one).abs().max().item<double>(), 1e-12) << i << " p=" << p;
@@ -55,7 +56,8 @@ TEST(Batching, TransposeOnlyWhenEquivariant) {
   const auto f = [](const at::Tensor& M) {
     return M + at::arange(M.size(-2), M.options()).unsqueeze(-1);
   };
-  const auto out = T::map_matrices_batched(Xs, {}, "test", f, /*transpose_equivariant=*/false);
+  const auto out = T::map_matrices_batched(Xs, {}, "test", f, /*transpose_equivariant=*/false,
+                                           /*batch_on_cpu=*/true);
   for (size_t i = 0; i < Xs.size(); ++i) {
     EXPECT_TRUE(at::allclose(out[i], f(Xs[i]), 0, 0)) << i;
   }
