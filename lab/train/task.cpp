@@ -51,6 +51,19 @@ const BrownTokens& brown_tokens(const std::string& dir) {
   return cache.emplace(dir, std::move(t)).first->second;
 }
 
+// Rows [index·B/count, (index+1)·B/count) of a batch of B rows.
+at::Tensor take_slice(const at::Tensor& batch, const BatchSlice& s) {
+  if (s.count == 1) return batch;
+  const int64_t B = batch.size(0);
+  if (s.count < 1 || s.index < 0 || s.index >= s.count || B % s.count != 0) {
+    throw std::invalid_argument("batch slice " + std::to_string(s.index) + " of " +
+                                std::to_string(s.count) + ": the batch of " + std::to_string(B) +
+                                " does not split into that many equal parts");
+  }
+  const int64_t n = B / s.count;
+  return batch.narrow(0, s.index * n, n);
+}
+
 class LanguageTask : public Task {
  public:
   explicit LanguageTask(const TrainConfig& c) : c_(c), device_(c.device) {
@@ -78,12 +91,12 @@ class LanguageTask : public Task {
 
   torch::nn::Module& model() override { return *model_; }
 
-  at::Tensor train_loss(int64_t step) override {
+  at::Tensor train_loss(int64_t step, const BatchSlice& slice) override {
     model_->train();
     auto gen = batch_generator(c_.seed, 1, static_cast<uint64_t>(step));
     const int64_t T = c_.model.context;
     auto offsets = at::randint(train_.numel() - T - 1, {c_.batch_size}, gen);
-    return loss_at(train_, offsets);
+    return loss_at(train_, take_slice(offsets, slice));
   }
 
   EvalResult evaluate() override {
@@ -151,7 +164,7 @@ class ImageTask : public Task {
 
   torch::nn::Module& model() override { return *module_; }
 
-  at::Tensor train_loss(int64_t step) override {
+  at::Tensor train_loss(int64_t step, const BatchSlice& slice) override {
     module_->train();
     const int64_t N = train_.labels.numel(), B = c_.batch_size;
     const int64_t per_epoch = N / B;
@@ -161,7 +174,7 @@ class ImageTask : public Task {
       order_ = at::randperm(N, gen, at::kLong);
       epoch_ = epoch;
     }
-    auto idx = order_.narrow(0, (step % per_epoch) * B, B);
+    auto idx = take_slice(order_.narrow(0, (step % per_epoch) * B, B), slice);
     auto x = train_.images.index_select(0, idx).to(device_);
     auto y = train_.labels.index_select(0, idx).to(device_);
     return at::cross_entropy_loss(forward_(x), y);

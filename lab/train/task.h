@@ -19,6 +19,13 @@
 namespace specopt {
 namespace lab {
 
+// Part `index` of `count` equal, contiguous parts of a training batch (data-parallel ranks);
+// {0, 1} is the whole batch. The batch size must divide by count.
+struct BatchSlice {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
 struct EvalResult {
   double loss = 0;
   double accuracy = -1;  // classification only; -1 for language models
@@ -28,8 +35,11 @@ class Task {
  public:
   virtual ~Task() = default;
   virtual torch::nn::Module& model() = 0;
-  // Training loss of batch `step` (forward only; the caller calls backward()).
-  virtual at::Tensor train_loss(int64_t step) = 0;
+  // Training loss (the mean over the slice) of batch `step`, or of a slice of it: the whole
+  // batch is drawn as in a one-process run and the slice's items taken from it, so the N
+  // slices of N ranks together are exactly the one-process batch. Forward only.
+  virtual at::Tensor train_loss(int64_t step, const BatchSlice& slice) = 0;
+  at::Tensor train_loss(int64_t step) { return train_loss(step, BatchSlice{}); }
   virtual EvalResult evaluate() = 0;
   // Items per training batch (tokens or samples) and their unit ("tokens" | "samples").
   virtual int64_t items_per_batch() const = 0;
