@@ -51,9 +51,23 @@ int launch_workers(const TrainArgs& a) {
   const bool diverged = std::all_of(result.workers.begin(), result.workers.end(), [](const auto& w) {
     return w.signal == 0 && w.exit_code == 3;
   });
+  // The rank that failed first leads the message; the launcher's SIGTERMs to the rest follow.
+  std::string what = result.describe_failures();
+  std::string first, rest;
+  for (size_t pos = 0; pos < what.size();) {
+    const size_t end = what.find('\n', pos);
+    const std::string line = what.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? what.size() : end + 1;
+    if (line.empty()) continue;
+    if (line.rfind("rank " + std::to_string(result.first_failed_rank) + " ", 0) == 0) {
+      first = line;
+    } else {
+      rest += "; " + line;
+    }
+  }
   std::cerr << "specopt: error: " << (diverged ? "training diverged" : "multi-process training failed")
-            << " (" << a.nproc << " workers): " << result.describe_failures()
-            << "; resume from the last checkpoint with --resume" << std::endl;
+            << " (" << a.nproc << " workers): " << first << rest
+            << "; the run can continue from its last checkpoint with --resume" << std::endl;
   return diverged ? 3 : 1;
 }
 }  // namespace
