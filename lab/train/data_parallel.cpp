@@ -34,6 +34,17 @@ double mean_over_ranks(dist::Communicator* comm, double value) {
   return t.item<double>() / comm->size();
 }
 
+EvalResult evaluate_over_ranks(Task& task, dist::Communicator* comm) {
+  if (comm == nullptr || comm->size() == 1) return task.evaluate();
+  auto sums = task.evaluate_sums(rank_slice(comm));
+  auto t = at::tensor({sums.loss_sum, sums.weight, sums.correct}, at::kDouble);
+  comm->all_reduce(t, dist::ReduceOp::sum);
+  sums.loss_sum = t[0].item<double>();
+  sums.weight = t[1].item<double>();
+  sums.correct = t[2].item<double>();
+  return sums.result();
+}
+
 bool is_sharded_checkpoint(const std::string& path) {
   static const char kMagic[] = "specopt-distributed-checkpoint";
   std::ifstream in(path, std::ios::binary);

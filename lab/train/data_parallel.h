@@ -10,9 +10,10 @@
 //     gradient of the global mean, i.e. the one-process gradient;
 //   * the logged loss is the average of the ranks' slice losses (the global batch's mean);
 //   * gradient clipping runs after the averaging (DistributedOptimizer::set_after_average);
-//   * every rank evaluates the same model on the same validation batches (so every rank sees
-//     the same validation loss and stops alike on a non-finite one); only rank 0 writes
-//     config.json, metrics.jsonl, summary.json and the progress output.
+//   * evaluation is split: each rank evaluates its share of the validation batches (or of the
+//     test-image chunks) and the sums are added up over ranks, so every rank gets the same
+//     validation loss (and all stop alike on a non-finite one);
+//   * only rank 0 writes config.json, metrics.jsonl, summary.json and the progress output.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,6 +38,10 @@ BatchSlice rank_slice(const dist::Communicator* comm);
 
 // The mean over ranks of a per-rank value (the value itself without a communicator).
 double mean_over_ranks(dist::Communicator* comm, double value);
+
+// The validation loss (and accuracy) of the whole validation set, each rank evaluating its
+// part; the same on every rank. Without a communicator: task.evaluate().
+EvalResult evaluate_over_ranks(Task& task, dist::Communicator* comm);
 
 // True when `path` is the manifest of a sharded (DistributedOptimizer) checkpoint rather than
 // a one-process checkpoint file.

@@ -132,7 +132,7 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     if (lead) truncate_metrics(metrics_path, start);
     log("resumed from " + ckpt + " at step " + std::to_string(start));
   } else {
-    r.initial_val_loss = task->evaluate().loss;
+    r.initial_val_loss = evaluate_over_ranks(*task, comm).loss;
     r.final_val_loss = r.initial_val_loss;
     if (write_shared) {
       fs::create_directories(dir);
@@ -167,7 +167,7 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     last_ckpt = step;
   };
   auto evaluate = [&](int64_t step) {
-    const auto e = task->evaluate();
+    const auto e = evaluate_over_ranks(*task, comm);
     r.final_val_loss = e.loss;
     r.final_val_accuracy = e.accuracy;
     r.best_val_loss = std::min(r.best_val_loss, e.loss);
