@@ -5,7 +5,6 @@
 // --nproc N > 1: this process only launches N copies of itself (lab/launch.h) with the same
 // arguments minus --nproc; each copy sees WORLD_SIZE > 1 and trains as one rank (so copies
 // started by any torchrun-style launcher, on one host or several, do the same).
-#include <algorithm>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -47,10 +46,10 @@ int launch_workers(const TrainArgs& a) {
   if (a.plain) lo.args.push_back("--plain");
   const auto result = lab::launch_local(lo);
   if (result.ok()) return 0;
-  // Every rank diverges alike (the same averaged values everywhere): keep the status 3.
-  const bool diverged = std::all_of(result.workers.begin(), result.workers.end(), [](const auto& w) {
-    return w.signal == 0 && w.exit_code == 3;
-  });
+  // Every rank diverges alike (the same averaged values everywhere) and exits with 3 after
+  // rank 0's summary is written; the first to exit decides the status.
+  const auto& first_exit = result.workers.at(static_cast<size_t>(result.first_failed_rank));
+  const bool diverged = first_exit.signal == 0 && first_exit.exit_code == 3;
   // The rank that failed first leads the message; the launcher's SIGTERMs to the rest follow.
   std::string what = result.describe_failures();
   std::string first, rest;

@@ -281,6 +281,9 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     r.summary["best_val_accuracy"] = r.best_val_accuracy;
   }
   if (write_shared) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
+  // No rank leaves before rank 0 has written the summary: a launcher that stops the others as
+  // soon as one exits non-zero (a diverged run) must not cut rank 0's last writes short.
+  if (comm) comm->barrier();
   (void)nan;
   return r;
 }

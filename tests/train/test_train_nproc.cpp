@@ -143,6 +143,7 @@ TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
   const auto died = run_cli(args("muon", "run") + " --nproc 2", "SPECOPT_TEST_DIE_AT_STEP=12");
   EXPECT_NE(died.code, 0) << died.output;
   EXPECT_LT(died.seconds, 60.0);
+  std::cerr << "the run with a killed worker exited after " << died.seconds << " s" << std::endl;
   EXPECT_NE(died.output.find("specopt: error: multi-process training failed (2 workers): rank 1 "
                              "killed by signal 9"),
             std::string::npos)
@@ -200,6 +201,22 @@ TEST_F(TrainNproc, SurvivorExitsOnItsOwnWhenAPeerDies) {
   EXPECT_FALSE(r.workers[0].killed_by_launcher);
   EXPECT_LT(r.workers[0].seconds, 30.0) << out;
   EXPECT_NE(out.find("[rank 0] specopt: error:"), std::string::npos) << out;
+}
+
+// A run that diverges stops on every rank at the same step (the loss is the all-reduced mean):
+// status 3, and rank 0's summary.json says so (the launcher does not cut it short).
+TEST_F(TrainNproc, DivergenceStopsEveryRankWithStatus3) {
+  const auto r = run_cli(args("adamw", "run") +
+                         " --nproc 2 --set optimizer.lr=1e30 --set train.grad_clip=0");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("[rank 0] specopt: error: training diverged: non-finite"),
+            std::string::npos)
+      << r.output;
+  ASSERT_TRUE(fs::exists(path("run/summary.json"))) << r.output;
+  const auto s = read_json(path("run/summary.json"));
+  EXPECT_EQ(s.at("status"), "diverged");
+  EXPECT_EQ(s.at("world_size"), 2);
+  EXPECT_LT(s.at("steps").get<int64_t>(), 20);
 }
 
 TEST_F(TrainNproc, BatchThatDoesNotSplitIsRefused) {
