@@ -51,6 +51,7 @@ inline RaceSettings race_settings(const Params& P) {
 // The knobs of race_settings, with each experiment's defaults.
 struct RaceKnobDefaults {
   std::string msign_lr, muon_lr, gd_lrs, adam_lrs, lr_unit;
+  std::string gd_lrs_full;  // empty: as quick
 };
 inline std::vector<KnobSpec> race_knobs(const RaceKnobDefaults& d) {
   return {
@@ -62,7 +63,8 @@ inline std::vector<KnobSpec> race_knobs(const RaceKnobDefaults& d) {
       {"muon_lr", d.muon_lr, d.muon_lr, "Muon η₀ " + d.lr_unit},
       {"muon_decay", "0.97", "0.97", "Muon ρ"},
       {"muon_momentum", "0.9", "0.9", "Muon momentum μ (Nesterov)"},
-      {"gd_lrs", d.gd_lrs, d.gd_lrs, "GD step grid (the best is reported)"},
+      {"gd_lrs", d.gd_lrs, d.gd_lrs_full.empty() ? d.gd_lrs : d.gd_lrs_full,
+       "GD step grid (the best is reported)"},
       {"adam_lrs", d.adam_lrs, d.adam_lrs, "Adam lr grid (β = 0.9, 0.999; the best is reported)"},
   };
 }

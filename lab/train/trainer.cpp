@@ -106,7 +106,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   int64_t start = 0;
   std::map<std::string, int64_t> ints;
   std::map<std::string, double> doubles;
-  const double nan = std::numeric_limits<double>::quiet_NaN();
   r.best_val_loss = std::numeric_limits<double>::infinity();
 
   if (hooks.resume) {
@@ -181,7 +180,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
 
   const bool bar = !quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
   Progress progress(c.steps, start, c.log_interval, bar, log);
-  if (quiet) progress = Progress(c.steps, start, c.log_interval, false, log);
 
   double step_seconds = 0, opt_seconds = 0;
   int64_t timed_steps = 0;
@@ -284,7 +282,6 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   // No rank leaves before rank 0 has written the summary: a launcher that stops the others as
   // soon as one exits non-zero (a diverged run) must not cut rank 0's last writes short.
   if (comm) comm->barrier();
-  (void)nan;
   return r;
 }
 
