@@ -24,6 +24,8 @@
 
 #include "fixtures.h"
 #include "lab/launch.h"
+#include "lab/train/config.h"
+#include "lab/train/trainer.h"
 
 namespace {
 
@@ -175,6 +177,30 @@ TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
   EXPECT_EQ(s1.at("world_size"), 1);
   EXPECT_EQ(s1.at("steps"), 20);
   EXPECT_LE(rel(s1.at("final_val_loss").get<double>(), want), 5e-3);
+}
+
+// A one-process checkpoint (written by lab::train stopped after 10 steps, in this process)
+// resumed by `--nproc 2`: every rank loads the whole file and steps the parameters it owns.
+TEST_F(TrainNproc, OneProcessCheckpointResumesAtTwoProcesses) {
+  const auto full = run_cli(args("adams", "full"));
+  ASSERT_EQ(full.code, 0) << full.output;
+  const double want = read_json(path("full/summary.json")).at("final_val_loss").get<double>();
+
+  args("adams", "run");  // writes run.toml and the fixture
+  const auto config = specopt::lab::load_train_config(
+      path("run.toml"), {"optimizer.name=adams", "train.out_dir=" + path("run")});
+  specopt::lab::TrainHooks hooks;
+  hooks.quiet = true;
+  hooks.stop_after = 10;
+  ASSERT_EQ(specopt::lab::train(config, hooks).status, "stopped");
+
+  const auto two = run_cli(args("adams", "run") + " --nproc 2 --resume");
+  ASSERT_EQ(two.code, 0) << two.output;
+  const auto s = read_json(path("run/summary.json"));
+  EXPECT_EQ(s.at("world_size"), 2);
+  EXPECT_EQ(s.at("steps"), 20);
+  EXPECT_LE(rel(s.at("final_val_loss").get<double>(), want), 1e-5);
+  EXPECT_EQ(read_metrics(path("run/metrics.jsonl")).losses.size(), 20u);
 }
 
 // Under an external launcher (no fail fast) the surviving rank notices the dead peer by itself:
