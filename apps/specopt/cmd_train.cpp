@@ -1,11 +1,18 @@
-// `specopt train --config RUN.toml [--set section.key=value ...] [--resume]`: thin front end
-// of lab::train (lab/train/trainer.h). Exit status 0 when the run completes, 3 when it
-// diverged (the message names the step and the checkpoint kept), 1 on errors.
+// `specopt train --config RUN.toml [--set section.key=value ...] [--resume] [--nproc N]`: thin
+// front end of lab::train (lab/train/trainer.h). Exit status 0 when the run completes, 3 when
+// it diverged (the message names the step and the checkpoint kept), 1 on errors.
+//
+// --nproc N > 1: this process only launches N copies of itself (lab/launch.h) with the same
+// arguments minus --nproc; each copy sees WORLD_SIZE > 1 and trains as one rank (so copies
+// started by any torchrun-style launcher, on one host or several, do the same).
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "lab/launch.h"
+#include "lab/train/data_parallel.h"
 #include "lab/train/config.h"
 #include "lab/train/trainer.h"
 
@@ -19,7 +26,49 @@ struct TrainArgs {
   bool resume = false;
   bool quiet = false;
   bool plain = false;
+  int nproc = 1;
 };
+
+// The parent of `train --nproc N`: N workers with this command line minus --nproc; fail fast
+// (a worker that dies takes the others down at once, the message says which and how).
+int launch_workers(const TrainArgs& a) {
+  const auto config = lab::load_train_config(a.config, a.sets);  // bad configs fail here, once
+  lab::check_batch_splits(config.batch_size, a.nproc);
+  lab::LaunchOptions lo;
+  lo.nproc = a.nproc;
+  lo.args = {"train", "--config", a.config};
+  for (const auto& s : a.sets) {
+    lo.args.push_back("--set");
+    lo.args.push_back(s);
+  }
+  if (a.resume) lo.args.push_back("--resume");
+  if (a.quiet) lo.args.push_back("--quiet");
+  if (a.plain) lo.args.push_back("--plain");
+  const auto result = lab::launch_local(lo);
+  if (result.ok()) return 0;
+  // Every rank diverges alike (the same averaged values everywhere) and exits with 3 after
+  // rank 0's summary is written; the first to exit decides the status.
+  const auto& first_exit = result.workers.at(static_cast<size_t>(result.first_failed_rank));
+  const bool diverged = first_exit.signal == 0 && first_exit.exit_code == 3;
+  // The rank that failed first leads the message; the launcher's SIGTERMs to the rest follow.
+  std::string what = result.describe_failures();
+  std::string first, rest;
+  for (size_t pos = 0; pos < what.size();) {
+    const size_t end = what.find('\n', pos);
+    const std::string line = what.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? what.size() : end + 1;
+    if (line.empty()) continue;
+    if (line.rfind("rank " + std::to_string(result.first_failed_rank) + " ", 0) == 0) {
+      first = line;
+    } else {
+      rest += "; " + line;
+    }
+  }
+  std::cerr << "specopt: error: " << (diverged ? "training diverged" : "multi-process training failed")
+            << " (" << a.nproc << " workers): " << first << rest
+            << "; the run can continue from its last checkpoint with --resume" << std::endl;
+  return diverged ? 3 : 1;
+}
 }  // namespace
 
 void register_train(CLI::App& app, Runners& runners) {
@@ -34,16 +83,30 @@ void register_train(CLI::App& app, Runners& runners) {
                 "continue from OUT_DIR/checkpoint.pt (bit-exact; same config required)");
   sub->add_flag("--quiet", args->quiet, "no progress output");
   sub->add_flag("--plain", args->plain, "plain progress lines even on a terminal");
+  sub->add_option("--nproc", args->nproc,
+                  "data-parallel worker processes on this host (Gloo; the global batch is "
+                  "split among them; 1: one process)")
+      ->check(CLI::Range(1, 1024));
   runners.emplace_back(sub, [args]() -> int {
+    if (args->nproc > 1) {
+      if (dist::env_is_distributed()) {
+        throw std::invalid_argument("--nproc " + std::to_string(args->nproc) +
+                                    " inside a distributed worker (WORLD_SIZE is set): "
+                                    "start the workers with one launcher only");
+      }
+      return launch_workers(*args);
+    }
     const auto config = lab::load_train_config(args->config, args->sets);
     lab::TrainHooks hooks;
     hooks.resume = args->resume;
     hooks.quiet = args->quiet;
     hooks.force_plain = args->plain;
+    hooks.comm = lab::data_parallel_from_env();  // a rank of a world when WORLD_SIZE > 1
     const auto r = lab::train(config, hooks);
-    std::cout << r.summary.dump(2) << std::endl;
+    const bool lead = hooks.comm == nullptr || hooks.comm->rank() == 0;
+    if (lead) std::cout << r.summary.dump(2) << std::endl;
     if (r.status == "diverged") {
-      std::cerr << "specopt: error: training diverged: " << r.message << std::endl;
+      if (lead) std::cerr << "specopt: error: training diverged: " << r.message << std::endl;
       return 3;
     }
     return 0;

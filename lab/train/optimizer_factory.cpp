@@ -1,5 +1,6 @@
 #include "lab/train/optimizer_factory.h"
 
+#include <filesystem>
 #include <stdexcept>
 
 #include <specopt/optim/adamw.h>
@@ -9,12 +10,15 @@
 #include <specopt/optim/partition.h>
 #include <specopt/optim/spectral_adam.h>
 
+#include "lab/train/data_parallel.h"
+
 namespace specopt {
 namespace lab {
 
 TrainOptimizer::TrainOptimizer(std::unique_ptr<HybridOptimizer> hybrid,
                                const std::string& schedule_spec)
     : hybrid_(std::move(hybrid)) {
+  hybrid_ptr_ = hybrid_.get();
   schedulers_.push_back(std::make_unique<LrScheduler>(hybrid_->spectral(), make_schedule(schedule_spec)));
   schedulers_.push_back(std::make_unique<LrScheduler>(hybrid_->adamw(), make_schedule(schedule_spec)));
 }
@@ -22,23 +26,55 @@ TrainOptimizer::TrainOptimizer(std::unique_ptr<HybridOptimizer> hybrid,
 TrainOptimizer::TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single,
                                const std::string& schedule_spec)
     : single_(std::move(single)) {
+  single_ptr_ = single_.get();
   schedulers_.push_back(std::make_unique<LrScheduler>(*single_, make_schedule(schedule_spec)));
 }
 
-void TrainOptimizer::zero_grad() {
+void TrainOptimizer::distribute(std::shared_ptr<dist::Communicator> comm) {
+  if (dist_) throw std::logic_error("TrainOptimizer::distribute: already distributed");
+  // The schedulers hold references to the inner optimizers, which keep their addresses.
   if (hybrid_) {
-    hybrid_->zero_grad();
+    dist_ = std::make_unique<DistributedOptimizer>(std::move(hybrid_), std::move(comm));
   } else {
-    single_->zero_grad();
+    dist_ = std::make_unique<DistributedOptimizer>(std::move(single_), std::move(comm));
   }
 }
 
-void TrainOptimizer::step() {
-  if (hybrid_) {
-    hybrid_->step();
+void TrainOptimizer::zero_grad() {
+  if (dist_) {
+    dist_->zero_grad();
+  } else if (hybrid_ptr_) {
+    hybrid_ptr_->zero_grad();
   } else {
-    single_->step();
+    single_ptr_->zero_grad();
   }
+}
+
+namespace {
+struct StepSkipped {};  // thrown out of DistributedOptimizer::step by a refusing prepare()
+}  // namespace
+
+bool TrainOptimizer::step(const std::function<bool()>& prepare) {
+  if (dist_) {
+    dist_->set_after_average([&prepare] {
+      if (!prepare()) throw StepSkipped{};
+    });
+    try {
+      dist_->step();
+    } catch (const StepSkipped&) {
+      dist_->set_after_average(nullptr);
+      return false;
+    }
+    dist_->set_after_average(nullptr);
+    return true;
+  }
+  if (!prepare()) return false;
+  if (hybrid_ptr_) {
+    hybrid_ptr_->step();
+  } else {
+    single_ptr_->step();
+  }
+  return true;
 }
 
 void TrainOptimizer::schedule_step() {
@@ -47,47 +83,103 @@ void TrainOptimizer::schedule_step() {
 
 double TrainOptimizer::lr_scale() const { return schedulers_.front()->current_value(); }
 
-void TrainOptimizer::save(const std::string& path, const std::map<std::string, int64_t>& ints,
-                          const std::map<std::string, double>& doubles) const {
+void TrainOptimizer::save_file(const std::string& path, const std::map<std::string, int64_t>& ints,
+                               const std::map<std::string, double>& doubles) const {
   CheckpointExtras first;
   first.lr_schedulers = {schedulers_[0].get()};
   first.integers = ints;
   first.doubles = doubles;
   first.save_parameters = true;
-  if (hybrid_) {
+  if (hybrid_ptr_) {
     CheckpointExtras second;
     second.lr_schedulers = {schedulers_[1].get()};
     second.save_parameters = true;
-    save_checkpoint(path, *hybrid_, first, second);
+    save_checkpoint(path, *hybrid_ptr_, first, second);
   } else {
-    save_checkpoint(path, *single_, first);
+    save_checkpoint(path, *single_ptr_, first);
   }
 }
 
-void TrainOptimizer::load(const std::string& path, std::map<std::string, int64_t>& ints,
-                          std::map<std::string, double>& doubles) {
+void TrainOptimizer::load_file(const std::string& path, std::map<std::string, int64_t>& ints,
+                               std::map<std::string, double>& doubles) {
   CheckpointExtras first;
   first.lr_schedulers = {schedulers_[0].get()};
-  if (hybrid_) {
+  if (hybrid_ptr_) {
     CheckpointExtras second;
     second.lr_schedulers = {schedulers_[1].get()};
-    load_checkpoint(path, *hybrid_, first, second);
+    load_checkpoint(path, *hybrid_ptr_, first, second);
   } else {
-    load_checkpoint(path, *single_, first);
+    load_checkpoint(path, *single_ptr_, first);
   }
   ints = first.integers;
   doubles = first.doubles;
 }
 
+namespace {
+std::string trainer_file(const std::string& path, int64_t step) {
+  return path + ".train." + std::to_string(step);
+}
+}  // namespace
+
+void TrainOptimizer::save(const std::string& path, const std::map<std::string, int64_t>& ints,
+                          const std::map<std::string, double>& doubles) const {
+  if (!dist_) {
+    save_file(path, ints, doubles);
+    return;
+  }
+  // Rank 0's file holds the parameters (the same on every rank), the schedules and the
+  // trainer's values, plus rank 0's own share of the optimizer state (superseded on load by
+  // the shards). It is written before the manifest that names its step, and older ones are
+  // removed only after the new manifest is in place.
+  const int64_t step = ints.at("step");
+  if (dist_->rank() == 0) save_file(trainer_file(path, step), ints, doubles);
+  CheckpointExtras extras;
+  extras.integers = {{"step", step}};
+  save_checkpoint(path, *dist_, extras);
+  if (dist_->rank() == 0) {
+    namespace fs = std::filesystem;
+    const auto dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+    const std::string prefix = fs::path(path).filename().string() + ".train.";
+    const std::string keep = fs::path(trainer_file(path, step)).filename().string();
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const auto name = e.path().filename().string();
+      if (name.rfind(prefix, 0) == 0 && name != keep) fs::remove(e.path(), ec);
+    }
+  }
+}
+
+void TrainOptimizer::load(const std::string& path, std::map<std::string, int64_t>& ints,
+                          std::map<std::string, double>& doubles) {
+  if (!is_sharded_checkpoint(path)) {
+    // A one-process checkpoint: every rank loads all of it; each then steps (and later saves
+    // the state of) the parameters it owns, so the extra state it holds is never used.
+    load_file(path, ints, doubles);
+    return;
+  }
+  if (!dist_) distribute(dist::make_single_process_communicator());
+  // The manifest's extras name the step of rank 0's file; that file restores parameters,
+  // schedules and trainer values (and rank 0's old state), then the shards restore the state
+  // this rank owns now.
+  CheckpointExtras extras;
+  load_checkpoint(path, *dist_, extras);
+  const auto it = extras.integers.find("step");
+  if (it == extras.integers.end()) {
+    throw std::runtime_error("checkpoint '" + path + "' records no step (not a trainer checkpoint)");
+  }
+  load_file(trainer_file(path, it->second), ints, doubles);
+  load_checkpoint(path, *dist_, extras);
+}
+
 std::string TrainOptimizer::describe() const {
-  if (hybrid_) {
-    return hybrid_->spectral().name() + " on " + std::to_string(hybrid_->num_spectral_params()) +
-           " matrices + AdamW on " + std::to_string(hybrid_->num_adamw_params()) +
-           " other parameters";
+  if (hybrid_ptr_) {
+    return hybrid_ptr_->spectral().name() + " on " +
+           std::to_string(hybrid_ptr_->num_spectral_params()) + " matrices + AdamW on " +
+           std::to_string(hybrid_ptr_->num_adamw_params()) + " other parameters";
   }
   size_t n = 0;
-  for (const auto& g : single_->param_groups()) n += g.params().size();
-  return single_->name() + " on " + std::to_string(n) + " parameters";
+  for (const auto& g : single_ptr_->param_groups()) n += g.params().size();
+  return single_ptr_->name() + " on " + std::to_string(n) + " parameters";
 }
 
 namespace {

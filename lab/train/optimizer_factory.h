@@ -15,17 +15,25 @@
 //
 // TrainOptimizer also owns one LrScheduler per member (the same schedule applied to each
 // member's own base lrs) and saves / loads everything, parameters included, in one atomic
-// checkpoint file.
+// checkpoint file. After distribute() (data-parallel ranks) it steps through a
+// DistributedOptimizer and checkpoints are sharded: `path` is the DistributedOptimizer's
+// manifest (each rank's optimizer-state shard beside it) and rank 0 writes the parameters,
+// schedules and trainer values to "<path>.train.<step>" first; the manifest records the step,
+// so a crash at any point leaves the last complete checkpoint loadable. load() reads either
+// kind at any world size (a sharded one in a one-process run distributes over a world of 1).
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <specopt/dist/communicator.h>
 #include <specopt/optim/base.h>
+#include <specopt/optim/distributed.h>
 #include <specopt/optim/hybrid.h>
 #include <specopt/optim/schedule.h>
 
@@ -40,8 +48,17 @@ class TrainOptimizer {
   TrainOptimizer(std::unique_ptr<HybridOptimizer> hybrid, const std::string& schedule_spec);
   TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single, const std::string& schedule_spec);
 
+  // Wraps the optimizer(s) in a DistributedOptimizer over `comm` (every rank, same model).
+  void distribute(std::shared_ptr<dist::Communicator> comm);
+  bool distributed() const { return dist_ != nullptr; }
+  // The rank that writes shared files (0 without a communicator).
+  int rank() const { return dist_ ? dist_->rank() : 0; }
+
   void zero_grad();
-  void step();           // the optimizer step (no closure)
+  // The optimizer step (no closure). `prepare` runs first on the gradients the step will use
+  // (after the averaging over ranks when distributed): clipping; when it returns false the
+  // step is skipped (nothing changes) and step() returns false — on every rank alike.
+  bool step(const std::function<bool()>& prepare);
   void schedule_step();  // every lr driver: position += 1
   double lr_scale() const;  // the schedule's current multiplier
 
@@ -55,11 +72,20 @@ class TrainOptimizer {
 
   // "Muon on 8 matrices + AdamW on 9 other parameters" / "AdamW on 17 parameters".
   std::string describe() const;
-  bool is_hybrid() const { return hybrid_ != nullptr; }
+  bool is_hybrid() const { return hybrid_ptr_ != nullptr; }
 
  private:
+  void save_file(const std::string& path, const std::map<std::string, int64_t>& ints,
+                 const std::map<std::string, double>& doubles) const;
+  void load_file(const std::string& path, std::map<std::string, int64_t>& ints,
+                 std::map<std::string, double>& doubles);
+
+  // Owned here until distribute() moves them into dist_; the raw pointers stay valid.
   std::unique_ptr<HybridOptimizer> hybrid_;
   std::unique_ptr<SpecoptOptimizer> single_;
+  HybridOptimizer* hybrid_ptr_ = nullptr;
+  SpecoptOptimizer* single_ptr_ = nullptr;
+  std::unique_ptr<DistributedOptimizer> dist_;
   std::vector<std::unique_ptr<LrScheduler>> schedulers_;
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "lab/data/brown.h"
 #include "lab/data/char_vocab.h"
@@ -51,6 +52,24 @@ const BrownTokens& brown_tokens(const std::string& dir) {
   return cache.emplace(dir, std::move(t)).first->second;
 }
 
+// Rows [index·B/count, (index+1)·B/count) of a batch of B rows.
+at::Tensor take_slice(const at::Tensor& batch, const BatchSlice& s) {
+  if (s.count == 1) return batch;
+  const int64_t B = batch.size(0);
+  if (s.count < 1 || s.index < 0 || s.index >= s.count || B % s.count != 0) {
+    throw std::invalid_argument("batch slice " + std::to_string(s.index) + " of " +
+                                std::to_string(s.count) + ": the batch of " + std::to_string(B) +
+                                " does not split into that many equal parts");
+  }
+  const int64_t n = B / s.count;
+  return batch.narrow(0, s.index * n, n);
+}
+
+// Items [first, second) of `n` that part `p` covers: contiguous, sizes differing by at most 1.
+std::pair<int64_t, int64_t> part_range(int64_t n, const BatchSlice& p) {
+  return {n * p.index / p.count, n * (p.index + 1) / p.count};
+}
+
 class LanguageTask : public Task {
  public:
   explicit LanguageTask(const TrainConfig& c) : c_(c), device_(c.device) {
@@ -78,22 +97,24 @@ class LanguageTask : public Task {
 
   torch::nn::Module& model() override { return *model_; }
 
-  at::Tensor train_loss(int64_t step) override {
+  at::Tensor train_loss(int64_t step, const BatchSlice& slice) override {
     model_->train();
     auto gen = batch_generator(c_.seed, 1, static_cast<uint64_t>(step));
     const int64_t T = c_.model.context;
     auto offsets = at::randint(train_.numel() - T - 1, {c_.batch_size}, gen);
-    return loss_at(train_, offsets);
+    return loss_at(train_, take_slice(offsets, slice));
   }
 
-  EvalResult evaluate() override {
+  EvalSums evaluate_sums(const BatchSlice& part) override {
     model_->eval();
     at::NoGradGuard no_grad;
-    double total = 0;
-    for (int64_t b = 0; b < eval_offsets_.size(0); ++b) {
-      total += loss_at(val_, eval_offsets_[b]).item<double>();
+    EvalSums s;
+    const auto range = part_range(eval_offsets_.size(0), part);
+    for (int64_t b = range.first; b < range.second; ++b) {
+      s.loss_sum += loss_at(val_, eval_offsets_[b]).item<double>();
     }
-    return {total / static_cast<double>(eval_offsets_.size(0)), -1};
+    s.weight = static_cast<double>(range.second - range.first);
+    return s;
   }
 
   int64_t items_per_batch() const override { return c_.batch_size * c_.model.context; }
@@ -151,7 +172,7 @@ class ImageTask : public Task {
 
   torch::nn::Module& model() override { return *module_; }
 
-  at::Tensor train_loss(int64_t step) override {
+  at::Tensor train_loss(int64_t step, const BatchSlice& slice) override {
     module_->train();
     const int64_t N = train_.labels.numel(), B = c_.batch_size;
     const int64_t per_epoch = N / B;
@@ -161,25 +182,29 @@ class ImageTask : public Task {
       order_ = at::randperm(N, gen, at::kLong);
       epoch_ = epoch;
     }
-    auto idx = order_.narrow(0, (step % per_epoch) * B, B);
+    auto idx = take_slice(order_.narrow(0, (step % per_epoch) * B, B), slice);
     auto x = train_.images.index_select(0, idx).to(device_);
     auto y = train_.labels.index_select(0, idx).to(device_);
     return at::cross_entropy_loss(forward_(x), y);
   }
 
-  EvalResult evaluate() override {
+  EvalSums evaluate_sums(const BatchSlice& part) override {
     module_->eval();
     at::NoGradGuard no_grad;
     const int64_t N = val_labels_.numel();
-    double loss = 0, correct = 0;
-    for (int64_t s = 0; s < N; s += 1000) {
+    const int64_t chunks = (N + 999) / 1000;
+    const auto range = part_range(chunks, part);
+    EvalSums sums;
+    sums.classification = true;
+    for (int64_t s = range.first * 1000; s < std::min(N, range.second * 1000); s += 1000) {
       const int64_t n = std::min<int64_t>(1000, N - s);
       auto logits = forward_(val_images_.narrow(0, s, n));
       auto y = val_labels_.narrow(0, s, n);
-      loss += at::cross_entropy_loss(logits, y).item<double>() * static_cast<double>(n);
-      correct += logits.argmax(1).eq(y).sum().item<double>();
+      sums.loss_sum += at::cross_entropy_loss(logits, y).item<double>() * static_cast<double>(n);
+      sums.correct += logits.argmax(1).eq(y).sum().item<double>();
+      sums.weight += static_cast<double>(n);
     }
-    return {loss / static_cast<double>(N), correct / static_cast<double>(N)};
+    return sums;
   }
 
   int64_t items_per_batch() const override { return c_.batch_size; }

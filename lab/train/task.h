@@ -19,18 +19,43 @@
 namespace specopt {
 namespace lab {
 
+// Part `index` of `count` equal, contiguous parts of a training batch (data-parallel ranks);
+// {0, 1} is the whole batch. The batch size must divide by count.
+struct BatchSlice {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
 struct EvalResult {
   double loss = 0;
   double accuracy = -1;  // classification only; -1 for language models
+};
+
+// Additive validation figures: loss_sum / weight is the loss, correct / weight the accuracy.
+struct EvalSums {
+  double loss_sum = 0;
+  double weight = 0;
+  double correct = 0;
+  bool classification = false;
+  EvalResult result() const {
+    return {loss_sum / weight, classification ? correct / weight : -1};
+  }
 };
 
 class Task {
  public:
   virtual ~Task() = default;
   virtual torch::nn::Module& model() = 0;
-  // Training loss of batch `step` (forward only; the caller calls backward()).
-  virtual at::Tensor train_loss(int64_t step) = 0;
-  virtual EvalResult evaluate() = 0;
+  // Training loss (the mean over the slice) of batch `step`, or of a slice of it: the whole
+  // batch is drawn as in a one-process run and the slice's items taken from it, so the N
+  // slices of N ranks together are exactly the one-process batch. Forward only.
+  virtual at::Tensor train_loss(int64_t step, const BatchSlice& slice) = 0;
+  at::Tensor train_loss(int64_t step) { return train_loss(step, BatchSlice{}); }
+  // Validation sums over part `part` of the validation set (contiguous evaluation batches, or
+  // chunks of test images); a part may be empty. Ranks add their parts up (data_parallel.h).
+  virtual EvalSums evaluate_sums(const BatchSlice& part) = 0;
+  // The whole validation set: the sums' loss and accuracy.
+  EvalResult evaluate() { return evaluate_sums(BatchSlice{}).result(); }
   // Items per training batch (tokens or samples) and their unit ("tokens" | "samples").
   virtual int64_t items_per_batch() const = 0;
   virtual std::string item_unit() const = 0;

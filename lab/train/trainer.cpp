@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "lab/atomic_file.h"
+#include "lab/train/data_parallel.h"
 #include "lab/train/optimizer_factory.h"
 #include "lab/train/progress.h"
 #include "lab/train/task.h"
@@ -76,15 +77,25 @@ void truncate_metrics(const std::string& path, int64_t step) {
 
 TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
+  // Data parallel when the hooks carry a world of several ranks; only rank 0 ("lead") writes
+  // the shared files and the progress, every rank takes part in checkpoints.
+  dist::Communicator* comm = hooks.comm && hooks.comm->size() > 1 ? hooks.comm.get() : nullptr;
+  const bool lead = comm == nullptr || comm->rank() == 0;
+  const bool quiet = hooks.quiet || !lead;
+  const bool write_shared = hooks.write_files && lead;
   auto log = hooks.log ? hooks.log : [](const std::string& l) { std::cerr << l << std::endl; };
-  if (hooks.quiet) log = [](const std::string&) {};
+  if (quiet) log = [](const std::string&) {};
   const auto t_start = Clock::now();
+  if (comm) check_batch_splits(c.batch_size, comm->size());
 
   auto task = make_task(c);
   auto& model = task->model();
   auto opt = make_train_optimizer(c.optimizer, c.schedule_spec(), model);
+  if (comm) opt->distribute(hooks.comm);
+  const BatchSlice slice = rank_slice(comm);
 
   TrainResult r;
+  r.world_size = comm ? comm->size() : 1;
   r.item_unit = task->item_unit();
   for (const auto& p : model.parameters()) r.parameters += p.numel();
 
@@ -117,23 +128,28 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     r.best_val_accuracy = doubles.at("best_val_accuracy");
     r.final_val_loss = doubles.at("final_val_loss");
     r.final_val_accuracy = doubles.at("final_val_accuracy");
-    truncate_metrics(metrics_path, start);
+    if (lead) truncate_metrics(metrics_path, start);
     log("resumed from " + ckpt + " at step " + std::to_string(start));
   } else {
-    r.initial_val_loss = task->evaluate().loss;
+    r.initial_val_loss = evaluate_over_ranks(*task, comm).loss;
     r.final_val_loss = r.initial_val_loss;
-    if (hooks.write_files) {
+    if (write_shared) {
       fs::create_directories(dir);
       write_file_atomic(dir + "/config.json", config_text);
       write_file_atomic(metrics_path, "");
+      // A fresh run never resumes someone else's checkpoint later (nor its shards). The other
+      // ranks write nothing before the first checkpoint's collectives, which wait for rank 0.
       std::error_code ec;
-      fs::remove(ckpt, ec);  // a fresh run never resumes someone else's checkpoint later
+      fs::remove(ckpt, ec);
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.path().filename().string().rfind("checkpoint.pt.", 0) == 0) fs::remove(e.path(), ec);
+      }
     }
   }
   std::ofstream metrics;
-  if (hooks.write_files) metrics.open(metrics_path, std::ios::app);
+  if (write_shared) metrics.open(metrics_path, std::ios::app);
   auto record = [&](const nlohmann::json& j) {
-    if (hooks.write_files) metrics << j.dump() << "\n" << std::flush;
+    if (write_shared) metrics << j.dump() << "\n" << std::flush;
   };
 
   log(task->describe());
@@ -150,7 +166,7 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     last_ckpt = step;
   };
   auto evaluate = [&](int64_t step) {
-    const auto e = task->evaluate();
+    const auto e = evaluate_over_ranks(*task, comm);
     r.final_val_loss = e.loss;
     r.final_val_accuracy = e.accuracy;
     r.best_val_loss = std::min(r.best_val_loss, e.loss);
@@ -162,7 +178,7 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
     return e;
   };
 
-  const bool bar = !hooks.quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
+  const bool bar = !quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
   Progress progress(c.steps, start, c.log_interval, bar, log);
 
   double step_seconds = 0, opt_seconds = 0;
@@ -174,10 +190,12 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
       r.status = "stopped";
       break;
     }
+    maybe_die_for_test(comm, step);
     const auto t0 = Clock::now();
     opt->zero_grad();
-    auto loss = task->train_loss(step);
-    const double loss_value = loss.item<double>();
+    auto loss = task->train_loss(step, slice);
+    // The global batch's mean (the same on every rank, so all of them stop alike).
+    const double loss_value = mean_over_ranks(comm, loss.item<double>());
     if (!std::isfinite(loss_value)) {
       r.status = "diverged";
       r.message = "non-finite training loss (" + fmt(loss_value) + ") at step " +
@@ -185,14 +203,19 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
       break;
     }
     loss.backward();
-    const double gnorm = clip_gradients(model, c.grad_clip);
-    if (!std::isfinite(gnorm)) {
+    // Clipping sees the gradients the optimizer will use: with several ranks, the averaged
+    // ones (inside the distributed step), so the norm is the global batch's.
+    double gnorm = 0;
+    const auto t1 = Clock::now();
+    const bool stepped = opt->step([&] {
+      gnorm = clip_gradients(model, c.grad_clip);
+      return std::isfinite(gnorm);
+    });
+    if (!stepped) {
       r.status = "diverged";
       r.message = "non-finite gradient norm (" + fmt(gnorm) + ") at step " + std::to_string(step);
       break;
     }
-    const auto t1 = Clock::now();
-    opt->step();
     opt_seconds += since(t1);
     opt->schedule_step();
     step_seconds += since(t0);
@@ -249,12 +272,16 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
                {"optimizer_time_fraction", r.optimizer_fraction},
                {"seconds", r.seconds},
                {"optimizer", opt->describe()},
+               {"world_size", r.world_size},
                {"model", task->describe()}};
   if (r.final_val_accuracy >= 0) {
     r.summary["final_val_accuracy"] = r.final_val_accuracy;
     r.summary["best_val_accuracy"] = r.best_val_accuracy;
   }
-  if (hooks.write_files) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
+  if (write_shared) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
+  // No rank leaves before rank 0 has written the summary: a launcher that stops the others as
+  // soon as one exits non-zero (a diverged run) must not cut rank 0's last writes short.
+  if (comm) comm->barrier();
   return r;
 }
 

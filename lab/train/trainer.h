@@ -1,6 +1,7 @@
 #pragma once
-// The training loop behind `specopt train` and the experiments (one loop for all of them; a
-// multi-process launcher can call train() per rank later).
+// The training loop behind `specopt train` and the experiments (one loop for all of them;
+// with TrainHooks::comm of more than one rank it is one rank of a data-parallel run, see
+// lab/train/data_parallel.h).
 //
 // Per step: batch(step) → forward → loss; a NaN/Inf loss or gradient norm stops the run
 // (status "diverged", the last good checkpoint left as it was); backward → clip the global
@@ -15,14 +16,18 @@
 //   metrics.jsonl    {"step","loss","grad_norm","lr_scale","seconds"} every log_interval steps,
 //                    {"step","val_loss"[,"val_accuracy"]} at each evaluation; on resume the
 //                    lines after the checkpoint's step are dropped first
-//   checkpoint.pt    the last checkpoint (written atomically)
+//   checkpoint.pt    the last checkpoint (written atomically); multi-process: the sharded
+//                    checkpoint's manifest, with checkpoint.pt.* beside it
 //   summary.json     written at the end (also after a divergence), atomically
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include <specopt/dist/communicator.h>
 
 #include "lab/train/config.h"
 
@@ -38,6 +43,10 @@ struct TrainHooks {
   std::function<void(const std::string&)> log;
   // Stop after this many steps in total as if interrupted (tests of --resume); 0: never.
   int64_t stop_after = 0;
+  // A process group of more than one rank: train data-parallel (each rank its slice of the
+  // global batch, DistributedOptimizer, sharded checkpoints, only rank 0 writes logs and
+  // summaries). Null or one rank: a one-process run.
+  std::shared_ptr<dist::Communicator> comm;
 };
 
 struct TrainResult {
@@ -56,6 +65,7 @@ struct TrainResult {
   double optimizer_fraction = 0;  // optimizer step time / whole step time
   double seconds = 0;
   double parameter_checksum = 0;  // Σ|θ| in float64, for exactness checks
+  int world_size = 1;
   nlohmann::json summary;         // what summary.json holds
 };
 

@@ -268,6 +268,7 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
   average_gradients(has_grad);
   times_.reduce = seconds_since(t0);
   t0 = Clock::now();
+  if (after_average_) after_average_();
   if (any_nonfinite(has_grad)) {
     // Same averaged gradients on every rank: the inner optimizer throws (nothing modified) or
     // skips the step (skip_nonfinite) identically everywhere.

@@ -89,6 +89,12 @@ class DistributedOptimizer {
   at::Tensor step(const LossClosure& closure = nullptr);
   void zero_grad();
 
+  // Runs inside step() on every rank, after the gradients are averaged and before the
+  // non-finite check and the inner step: the place for gradient clipping by the global norm
+  // (the averaged gradients are the same on every rank, so every rank clips alike). An
+  // exception it throws leaves step() with nothing updated. Empty: nothing runs.
+  void set_after_average(std::function<void()> hook) { after_average_ = std::move(hook); }
+
   dist::Communicator& comm() { return *comm_; }
   int rank() const { return comm_->rank(); }
   int world_size() const { return comm_->size(); }
@@ -129,6 +135,7 @@ class DistributedOptimizer {
   std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
   std::vector<Slot> slots_;
   StepTimes times_;
+  std::function<void()> after_average_;
 };
 
 // Bytes of state tensors held by `optimizer` (every state entry it has).
