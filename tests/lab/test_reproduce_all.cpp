@@ -36,7 +36,8 @@ TEST(ReproduceAll, EveryExperimentEveryClaimEveryFigure) {
   const auto listed = specopt_test::run_cli("list --json");
   ASSERT_EQ(listed.status, 0) << listed.out;
   std::set<std::string> names;
-  for (const auto& e : nlohmann::json::parse(listed.out)["experiments"]) {
+  const auto list = nlohmann::json::parse(listed.out);
+  for (const auto& e : list["experiments"]) {
     names.insert(e["name"].get<std::string>());
   }
   ASSERT_GE(names.size(), 6u) << listed.out;
