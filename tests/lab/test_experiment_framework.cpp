@@ -9,18 +9,14 @@
 #include <sstream>
 
 #include "lab/experiment.h"
+#include "read_file.h"
 
 namespace fs = std::filesystem;
 using namespace specopt::lab;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using specopt_test::slurp;
 
 fs::path fresh_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / ("specopt_expfw_" + name + "_" + std::to_string(::getpid()));

@@ -13,18 +13,14 @@
 
 #include "html_check.h"
 #include "lab/report.h"
+#include "read_file.h"
 
 namespace fs = std::filesystem;
 using namespace specopt::lab;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using specopt_test::slurp;
 
 int g_alpha_runs = 0;
 

@@ -16,17 +16,13 @@
 
 #include "cli_run.h"
 #include "html_check.h"
+#include "read_file.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using specopt_test::slurp;
 
 TEST(ReproduceAll, EveryExperimentEveryClaimEveryFigure) {
   const fs::path dir =

@@ -18,17 +18,13 @@
 #include "cli_run.h"
 #include "html_check.h"
 #include "png_check.h"
+#include "read_file.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using specopt_test::slurp;
 
 std::string html_escaped(const std::string& s) {
   std::string out;
