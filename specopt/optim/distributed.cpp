@@ -15,6 +15,7 @@
 
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/optim/adamw.h>
+#include <specopt/optim/elementwise_slices.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
 #include <specopt/optim/spectral_adam.h>
@@ -69,6 +70,8 @@ int64_t tensor_bytes(const S& s) {
 void DistributedOptions::validate() const {
   TORCH_CHECK(bucket_bytes() >= 1, "Invalid DistributedOptions.bucket_bytes: ", bucket_bytes(),
               " (must be >= 1)");
+  TORCH_CHECK(slice_min_numel() >= 0, "Invalid DistributedOptions.slice_min_numel: ",
+              slice_min_numel(), " (must be >= 0; 0 = never slice)");
 }
 
 int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer) {
@@ -128,10 +131,21 @@ void DistributedOptimizer::init() {
       }
     }
   }
+  // Large parameters of element-wise members are sliced; they load every rank alike, so the
+  // balance below only places the others.
+  const bool slicing = world_size() > 1 && options_.slice_min_numel() > 0;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const auto& p = param_of(slots_[i]);
+    if (slicing && slices::is_elementwise(*members_[slots_[i].member].second) &&
+        p.numel() >= options_.slice_min_numel() && p.is_contiguous()) {
+      slots_[i].owner = kSliced;
+    } else {
+      order.push_back(i);
+    }
+  }
   // Greedy balance: largest cost first, each to the least-loaded rank (lowest rank on ties).
   // Deterministic, so every rank computes the same assignment without communicating.
-  std::vector<size_t> order(slots_.size());
-  std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return slots_[a].cost > slots_[b].cost; });
   std::vector<double> load(static_cast<size_t>(world_size()), 0.0);
@@ -140,17 +154,101 @@ void DistributedOptimizer::init() {
     slots_[i].owner = static_cast<int>(r);
     load[static_cast<size_t>(r)] += slots_[i].cost;
   }
+  make_shadows();
+}
+
+std::pair<int64_t, int64_t> DistributedOptimizer::slice_bounds(int64_t numel, int world,
+                                                               int rank) {
+  return {numel * rank / world, numel * (rank + 1) / world};
+}
+
+void DistributedOptimizer::make_shadows() {
+  shadows_.clear();
+  shadows_.resize(members_.size());
+  shadow_slots_.assign(members_.size(), {});
+  slice_param_.assign(slots_.size(), {size_t(-1), size_t(-1)});
+  for (size_t m = 0; m < members_.size(); ++m) {
+    const auto& groups = members_[m].second->param_groups();
+    std::vector<torch::optim::OptimizerParamGroup> shadow_groups;
+    bool any = false;
+    shadow_slots_[m].resize(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      std::vector<at::Tensor> slices;
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        const auto& s = slots_[i];
+        if (s.member != m || s.group != g || s.owner != kSliced) continue;
+        const auto& p = param_of(s);
+        const auto b = slice_bounds(p.numel(), world_size(), rank());
+        slice_param_[i] = {g, slices.size()};
+        slices.push_back(slices::alias(p, b.first, b.second - b.first));
+        shadow_slots_[m][g].push_back(i);
+        any = true;
+      }
+      shadow_groups.emplace_back(std::move(slices), groups[g].options().clone());
+    }
+    if (any) shadows_[m] = slices::make_like(*members_[m].second, std::move(shadow_groups));
+  }
+}
+
+at::Tensor& DistributedOptimizer::slice_param(size_t slot) {
+  const auto& gk = slice_param_.at(slot);
+  TORCH_CHECK(slots_.at(slot).owner == kSliced, "DistributedOptimizer::slice_param: slot ", slot,
+              " is not sliced");
+  return shadows_[slots_[slot].member]->param_groups()[gk.first].params()[gk.second];
+}
+
+void DistributedOptimizer::step_shadows(const std::vector<char>& has_grad) {
+  for (size_t m = 0; m < shadows_.size(); ++m) {
+    auto* shadow = shadows_[m].get();
+    if (shadow == nullptr) continue;
+    auto& groups = shadow->param_groups();
+    const auto& member_groups = members_[m].second->param_groups();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      // The member's current options (a scheduler may have changed its lr since last step).
+      groups[g].set_options(member_groups[g].options().clone());
+      for (size_t k = 0; k < groups[g].params().size(); ++k) {
+        const size_t i = shadow_slots_[m][g][k];
+        const auto& p = param_of(slots_[i]);
+        const auto b = slice_bounds(p.numel(), world_size(), rank());
+        auto& slice = groups[g].params()[k];
+        slices::rebind(slice, p, b.first, b.second - b.first);
+        slice.mutable_grad() = has_grad[i] ? p.grad().reshape({-1}).narrow(0, b.first, b.second - b.first)
+                                           : at::Tensor();
+      }
+    }
+    auto drop_grads = [&] {
+      for (auto& group : groups) {
+        for (auto& slice : group.params()) slice.mutable_grad() = at::Tensor();
+      }
+    };
+    try {
+      shadow->step();
+    } catch (...) {
+      drop_grads();
+      throw;
+    }
+    drop_grads();
+  }
 }
 
 std::vector<double> DistributedOptimizer::load_per_rank() const {
   std::vector<double> load(static_cast<size_t>(world_size()), 0.0);
-  for (const auto& s : slots_) load[static_cast<size_t>(s.owner)] += s.cost;
+  for (const auto& s : slots_) {
+    if (s.owner == kSliced) {
+      for (auto& l : load) l += s.cost / world_size();
+    } else {
+      load[static_cast<size_t>(s.owner)] += s.cost;
+    }
+  }
   return load;
 }
 
 int64_t DistributedOptimizer::state_bytes() const {
   int64_t total = 0;
   for (const auto& m : members_) total += optimizer_state_bytes(*m.second);
+  for (const auto& sh : shadows_) {
+    if (sh) total += optimizer_state_bytes(*sh);
+  }
   return total;
 }
 
@@ -227,25 +325,48 @@ bool DistributedOptimizer::any_nonfinite(const std::vector<char>& has_grad) {
 
 void DistributedOptimizer::sync_parameters(const std::vector<char>& has_grad) {
   if (world_size() == 1) return;
-  // One broadcast per (owner rank, dtype): the owner's updated parameters, flattened.
+  // One broadcast per (rank, dtype): the parameters rank r owns and its slices, flattened.
+  struct Part {
+    at::Tensor* param;
+    int64_t begin, len;
+    bool whole;
+  };
   for (int r = 0; r < world_size(); ++r) {
-    std::map<at::ScalarType, std::vector<at::Tensor*>> by_type;
+    std::map<at::ScalarType, std::vector<Part>> by_type;
     for (size_t i = 0; i < slots_.size(); ++i) {
-      if (has_grad[i] && slots_[i].owner == r) {
-        auto& p = param_of(slots_[i]);
-        by_type[p.scalar_type()].push_back(&p);
+      if (!has_grad[i]) continue;
+      auto& p = param_of(slots_[i]);
+      if (slots_[i].owner == r) {
+        by_type[p.scalar_type()].push_back({&p, 0, p.numel(), true});
+      } else if (slots_[i].owner == kSliced) {
+        const auto b = slice_bounds(p.numel(), world_size(), r);
+        if (b.second > b.first) by_type[p.scalar_type()].push_back({&p, b.first, b.second - b.first, false});
       }
     }
     for (auto& kv : by_type) {
-      std::vector<at::Tensor> parts;
-      for (auto* p : kv.second) parts.push_back(p->detach().reshape({-1}));
-      at::Tensor flat = at::cat(parts);
+      at::Tensor flat;
+      if (r == rank()) {
+        std::vector<at::Tensor> parts;
+        for (const auto& part : kv.second) {
+          parts.push_back(part.param->detach().reshape({-1}).narrow(0, part.begin, part.len));
+        }
+        flat = at::cat(parts);
+      } else {
+        int64_t total = 0;
+        for (const auto& part : kv.second) total += part.len;
+        flat = at::empty({total}, kv.second.front().param->options());
+      }
       comm_->broadcast(flat, r);
       if (r == rank()) continue;
       int64_t off = 0;
-      for (auto* p : kv.second) {
-        p->detach().copy_(flat.narrow(0, off, p->numel()).view(p->sizes()));
-        off += p->numel();
+      for (const auto& part : kv.second) {
+        auto src = flat.narrow(0, off, part.len);
+        if (part.whole) {
+          part.param->detach().copy_(src.view(part.param->sizes()));
+        } else {
+          part.param->detach().view({-1}).narrow(0, part.begin, part.len).copy_(src);
+        }
+        off += part.len;
       }
     }
   }
@@ -279,8 +400,8 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     }
     return loss;
   }
-  // Hide the gradients of parameters owned elsewhere: the inner step neither updates them nor
-  // creates state for them.
+  // Hide the gradients of parameters owned elsewhere (or sliced: their slices are the shadows'
+  // business): the inner step neither updates them nor creates state for them.
   std::vector<std::pair<at::Tensor*, at::Tensor>> hidden;
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (has_grad[i] && slots_[i].owner != rank()) {
@@ -296,179 +417,12 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     throw;
   }
   for (auto& h : hidden) h.first->mutable_grad() = h.second;
+  step_shadows(has_grad);
   times_.compute = seconds_since(t0);
   t0 = Clock::now();
   sync_parameters(has_grad);
   times_.sync = seconds_since(t0);
   return loss;
-}
-
-// ---- sharded checkpoints -----------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kManifestMagic = "specopt-distributed-checkpoint";
-
-std::string shard_path(const std::string& path, const std::string& tag, int world, int rank,
-                       int64_t gen) {
-  return path + "." + tag + ".w" + std::to_string(world) + ".r" + std::to_string(rank) + "." +
-         std::to_string(gen);
-}
-
-struct Manifest {
-  int64_t generation = 0;
-  int world_size = 0;
-  std::vector<std::string> members;
-  // (member, group, index) → owner
-  std::map<std::tuple<size_t, size_t, size_t>, int> owner;
-};
-
-bool read_manifest(const std::string& path, Manifest& m, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot open the manifest";
-    return false;
-  }
-  std::string magic;
-  int version = 0;
-  in >> magic >> version;
-  if (magic != kManifestMagic || version != 1) {
-    error = "not a specopt distributed checkpoint manifest (version 1)";
-    return false;
-  }
-  std::string key;
-  size_t nmembers = 0;
-  in >> key >> m.generation;
-  if (key != "generation") return error = "missing 'generation'", false;
-  in >> key >> m.world_size;
-  if (key != "world_size" || m.world_size < 1) return error = "bad 'world_size'", false;
-  in >> key >> nmembers;
-  if (key != "members") return error = "missing 'members'", false;
-  for (size_t i = 0; i < nmembers; ++i) {
-    std::string tag;
-    in >> tag;
-    m.members.push_back(tag);
-  }
-  size_t nslots = 0;
-  in >> key >> nslots;
-  if (key != "slots") return error = "missing 'slots'", false;
-  for (size_t i = 0; i < nslots; ++i) {
-    size_t mem = 0, g = 0, p = 0;
-    int owner = -1;
-    in >> mem >> g >> p >> owner;
-    if (!in || owner < 0 || owner >= m.world_size || mem >= nmembers) {
-      return error = "bad slot line " + std::to_string(i), false;
-    }
-    m.owner[{mem, g, p}] = owner;
-  }
-  return true;
-}
-
-}  // namespace
-
-void save_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
-                     const CheckpointExtras& extras) {
-  auto& comm = optimizer.comm();
-  // Generation: one more than the manifest's, decided by rank 0 for everyone.
-  auto gen = at::zeros({1}, at::kLong);
-  if (comm.rank() == 0) {
-    Manifest old;
-    std::string err;
-    if (read_manifest(path, old, err)) gen.fill_(old.generation + 1);
-  }
-  comm.broadcast(gen, 0);
-  const int64_t g = gen.item<int64_t>();
-  const int world = comm.size();
-  const auto& members = optimizer.members();
-  for (size_t m = 0; m < members.size(); ++m) {
-    const CheckpointExtras none;
-    write_file_atomic_bytes(shard_path(path, members[m].first, world, comm.rank(), g),
-                            checkpoint_bytes(*members[m].second, m == 0 ? extras : none));
-  }
-  comm.barrier();  // every shard is on disk before the manifest names them
-  if (comm.rank() == 0) {
-    std::ostringstream os;
-    os << kManifestMagic << " 1\ngeneration " << g << "\nworld_size " << world << "\nmembers "
-       << members.size();
-    for (const auto& m : members) os << " " << m.first;
-    os << "\nslots " << optimizer.slots().size() << "\n";
-    for (const auto& s : optimizer.slots()) {
-      os << s.member << " " << s.group << " " << s.index << " " << s.owner << "\n";
-    }
-    Manifest old;
-    std::string err;
-    const bool had_old = read_manifest(path, old, err);
-    write_file_atomic_bytes(path, os.str());
-    if (had_old && old.generation != g) {
-      for (int r = 0; r < old.world_size; ++r) {
-        for (const auto& tag : old.members) {
-          std::remove(shard_path(path, tag, old.world_size, r, old.generation).c_str());
-        }
-      }
-    }
-  }
-  comm.barrier();
-}
-
-void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
-                     CheckpointExtras& extras) {
-  Manifest man;
-  std::string err;
-  TORCH_CHECK(read_manifest(path, man, err), "load_checkpoint(", path, "): ", err);
-  const auto& members = optimizer.members();
-  TORCH_CHECK(man.members.size() == members.size(), "load_checkpoint(", path, "): ",
-              man.members.size(), " members in the checkpoint, ", members.size(),
-              " in the optimizer");
-  for (size_t m = 0; m < members.size(); ++m) {
-    TORCH_CHECK(man.members[m] == members[m].first, "load_checkpoint(", path, "): member ", m,
-                " is '", man.members[m], "' in the checkpoint, '", members[m].first,
-                "' in the optimizer");
-  }
-  TORCH_CHECK(man.owner.size() == optimizer.slots().size(), "load_checkpoint(", path, "): ",
-              man.owner.size(), " parameters in the checkpoint, ", optimizer.slots().size(),
-              " in the optimizer");
-  const int me = optimizer.rank();
-  for (size_t m = 0; m < members.size(); ++m) {
-    auto& opt = *members[m].second;
-    auto& groups = opt.param_groups();
-    // State of the parameters this rank owns now, collected from the rank files that hold it.
-    std::map<std::pair<size_t, size_t>, std::unique_ptr<torch::optim::OptimizerParamState>> mine;
-    std::vector<int> needed;
-    for (const auto& s : optimizer.slots()) {
-      if (s.member != m || s.owner != me) continue;
-      auto it = man.owner.find({m, s.group, s.index});
-      TORCH_CHECK(it != man.owner.end(), "load_checkpoint(", path, "): no owner recorded for ",
-                  members[m].first, " param group ", s.group, ", parameter ", s.index);
-      if (std::find(needed.begin(), needed.end(), it->second) == needed.end()) {
-        needed.push_back(it->second);
-      }
-    }
-    if (needed.empty()) needed.push_back(0);  // options, counters and extras still come back
-    std::sort(needed.begin(), needed.end());
-    for (int r : needed) {
-      const std::string file = shard_path(path, members[m].first, man.world_size, r,
-                                          man.generation);
-      CheckpointExtras none;
-      load_checkpoint_bytes(read_checkpoint_file(file), file, opt, m == 0 ? extras : none);
-      for (const auto& s : optimizer.slots()) {
-        if (s.member != m || s.owner != me || man.owner[{m, s.group, s.index}] != r) continue;
-        const auto& p = groups[s.group].params()[s.index];
-        auto key = SpecoptOptimizer::state_key(opt.state(), p);
-        auto st = opt.state().find(key);
-        if (st != opt.state().end()) mine[{s.group, s.index}] = st->second->clone();
-      }
-    }
-    opt.state().clear();
-    for (auto& kv : mine) {
-      const auto& p = groups[kv.first.first].params()[kv.first.second];
-      opt.state()[SpecoptOptimizer::state_key(opt.state(), p)] = std::move(kv.second);
-    }
-  }
-}
-
-void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer) {
-  CheckpointExtras extras;
-  load_checkpoint(path, optimizer, extras);
 }
 
 }  // namespace specopt

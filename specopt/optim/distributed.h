@@ -12,6 +12,12 @@
 // a greedy balance (largest cost first, to the least-loaded rank) of each parameter's update
 // cost — Newton–Schulz FLOPs of its matrices for the spectral optimizers (Muon, LionK,
 // SpectralAdam/SGD with p < 1), a few FLOPs per element for element-wise ones.
+// Large parameters of the element-wise optimizers (AdamW, Lion; at least slice_min_numel
+// elements, e.g. a token embedding) are not owned whole: they are SLICED, rank r updating
+// elements [numel·r/N, numel·(r+1)/N) of the flattened parameter with its own "shadow" copy of
+// the member optimizer (same type, same group options, the slices as parameters), so that
+// their state divides by N too. An element-wise update of a slice is the update of those
+// elements, so this changes no result.
 //
 // step(closure):
 //   1. the closure (if any) runs once, with gradients on, on this rank's share of the batch;
@@ -23,8 +29,11 @@
 //      optimizer with all gradients, so it throws or skips (skip_nonfinite) on every rank alike;
 //   4. the inner optimizer steps with the gradients of the parameters this rank does not own
 //      hidden (undefined), so it updates — and keeps state for — only its own parameters;
-//      every spectral transform is computed once in the world, by its owner;
-//   5. each rank broadcasts its updated parameters (one flat buffer per dtype) to the others.
+//      every spectral transform is computed once in the world, by its owner; then each shadow
+//      optimizer steps this rank's slices (group options copied from its member first, so lr
+//      schedules on the member apply to the slices too);
+//   5. each rank broadcasts its updated parameters and slices (one flat buffer per dtype) to
+//      the others.
 // After step() every parameter's gradient holds the averaged gradient on every rank.
 //
 // Equality with one process: every rank's update of a parameter comes from the same averaged
@@ -34,9 +43,11 @@
 //
 // Checkpoints (save_checkpoint / load_checkpoint below) are sharded: one file per rank and
 // member with the state this rank owns (specopt's ordinary checkpoint format, see
-// checkpoint.h: keyed by (group, parameter)), plus a manifest recording the world size and each
-// parameter's owner. They load at any world size: each rank reads the rank files it needs and
-// keeps the state of the parameters it owns under the new assignment.
+// checkpoint.h: keyed by (group, parameter)), one per rank and sliced member with its slices'
+// state, plus a manifest recording the world size, each parameter's owner (or that it was
+// sliced) and the hybrid's skipped-step count. They load at any world size: each rank reads the
+// rank files it needs and keeps the state of what it owns under the new assignment, cutting or
+// joining slices of element-wise state as the new world size requires.
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -56,6 +67,10 @@ namespace specopt {
 struct DistributedOptions {
   // Upper bound of one gradient all-reduce bucket, in bytes (>= 1).
   TORCH_ARG(int64_t, bucket_bytes) = int64_t(25) << 20;
+  // Parameters of element-wise optimizers (AdamW, Lion) with at least this many elements are
+  // sliced across ranks instead of owned whole (>= 0; 0 = never slice). Only with 2 or more
+  // ranks, and only contiguous parameters.
+  TORCH_ARG(int64_t, slice_min_numel) = int64_t(1) << 16;
 
  public:
   void validate() const;
@@ -71,8 +86,12 @@ class DistributedOptimizer {
     size_t group = 0;
     size_t index = 0;   // position in the group
     double cost = 0;    // estimated FLOPs of its update
-    int owner = 0;
+    int owner = 0;      // kSliced: every rank updates one slice
   };
+  static constexpr int kSliced = -1;
+
+  // Rank `rank`'s slice [begin, end) of a flattened parameter of `numel` elements.
+  static std::pair<int64_t, int64_t> slice_bounds(int64_t numel, int world, int rank);
 
   DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inner,
                        std::shared_ptr<dist::Communicator> comm,
@@ -106,6 +125,11 @@ class DistributedOptimizer {
   }
   // The wrapped HybridOptimizer, or nullptr.
   HybridOptimizer* hybrid() { return hybrid_.get(); }
+  // The optimizer holding this rank's slices of member m's sliced parameters (its group g
+  // holds the slices of member group g's sliced parameters, in order), or nullptr.
+  SpecoptOptimizer* shadow(size_t m) { return shadows_[m].get(); }
+  // This rank's slice (a parameter of a shadow) of the sliced parameter slots()[slot].
+  at::Tensor& slice_param(size_t slot);
 
   // Wall time of the last step()'s phases, in seconds (the benchmark's breakdown).
   struct StepTimes {
@@ -116,9 +140,10 @@ class DistributedOptimizer {
   const StepTimes& last_step_times() const { return times_; }
 
   const std::vector<Slot>& slots() const { return slots_; }
-  // Sum of slot costs per rank (the balance the assignment reached).
+  // Sum of slot costs per rank (the balance the assignment reached; a sliced parameter's cost
+  // counts 1/N on every rank).
   std::vector<double> load_per_rank() const;
-  // Bytes of optimizer-state tensors this rank holds (all members).
+  // Bytes of optimizer-state tensors this rank holds (all members and shadows).
   int64_t state_bytes() const;
 
  private:
@@ -127,6 +152,8 @@ class DistributedOptimizer {
   void average_gradients(std::vector<char>& has_grad);
   bool any_nonfinite(const std::vector<char>& has_grad);
   void sync_parameters(const std::vector<char>& has_grad);
+  void make_shadows();
+  void step_shadows(const std::vector<char>& has_grad);
 
   std::shared_ptr<dist::Communicator> comm_;
   DistributedOptions options_;
@@ -134,6 +161,10 @@ class DistributedOptimizer {
   std::unique_ptr<HybridOptimizer> hybrid_;
   std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
   std::vector<Slot> slots_;
+  // Per member: the shadow optimizer (or null) and, per shadow group, the slot of each slice.
+  std::vector<std::unique_ptr<SpecoptOptimizer>> shadows_;
+  std::vector<std::vector<std::vector<size_t>>> shadow_slots_;
+  std::vector<std::pair<size_t, size_t>> slice_param_;  // per slot: (shadow group, index)
   StepTimes times_;
   std::function<void()> after_average_;
 };
@@ -142,7 +173,8 @@ class DistributedOptimizer {
 int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer);
 
 // A collective. Writes this rank's state as "<path>.<tag>.w<N>.r<rank>.<gen>" (one file per
-// member; gen numbers successive saves to the same path) and, after every rank has written,
+// member, and "<tag>-slices" per member with sliced parameters; gen numbers successive saves to
+// the same path) and, after every rank has written,
 // rank 0 writes the manifest `path` atomically, then removes the previous generation's files.
 // A crash at any point leaves the last complete checkpoint loadable. `extras` (schedulers,
 // counters) must be the same on every rank; rank 0's copy is the one kept.
@@ -150,7 +182,9 @@ void save_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
                      const CheckpointExtras& extras = {});
 // A collective. Restores the state this rank owns (at the current world size, whatever the
 // saved one), options, skipped steps and `extras` (restored into the first member's
-// schedulers as given). Throws c10::Error naming the file on a missing or mismatched file.
+// schedulers as given). Throws c10::Error naming the file on a missing or mismatched file; a
+// refusal on any rank is a refusal on every rank, and every rank's optimizer (and extras) is
+// then left as it was.
 void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
                      CheckpointExtras& extras);
 void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer);

@@ -68,6 +68,9 @@ inline std::unique_ptr<specopt::SpecoptOptimizer> make_inner(const std::string& 
   if (kind == "adamw") {
     return std::make_unique<specopt::AdamW>(ps, specopt::AdamWOptions(3e-3).weight_decay(0.01));
   }
+  if (kind == "lion") {
+    return std::make_unique<specopt::Lion>(ps, specopt::LionOptions(3e-4).weight_decay(0.01));
+  }
   throw std::invalid_argument("dist test: unknown optimizer '" + kind + "'");
 }
 

@@ -84,7 +84,8 @@ int worker_collectives(specopt::dist::Communicator& c) {
 // Trains kSteps steps (or up to SPECOPT_TEST_STOP) and writes every step's parameters.
 // Options through the environment: SPECOPT_TEST_OUT (directory), SPECOPT_TEST_OPT (optimizer),
 // SPECOPT_TEST_CKPT (checkpoint path, saved every 5 steps), SPECOPT_TEST_RESUME (load it
-// first), SPECOPT_TEST_DIE_AFTER (rank 1 kills itself with SIGKILL after that step).
+// first), SPECOPT_TEST_DIE_AFTER (rank 1 kills itself with SIGKILL after that step),
+// SPECOPT_TEST_SLICE_MIN (DistributedOptions::slice_min_numel).
 int worker_train(specopt::dist::Communicator&, std::shared_ptr<specopt::dist::Communicator> comm) {
   const std::string out = env_or("SPECOPT_TEST_OUT");
   const std::string kind = env_or("SPECOPT_TEST_OPT", "muon");
@@ -92,7 +93,11 @@ int worker_train(specopt::dist::Communicator&, std::shared_ptr<specopt::dist::Co
   const bool resume = !env_or("SPECOPT_TEST_RESUME").empty();
   const int die_after = std::stoi(env_or("SPECOPT_TEST_DIE_AFTER", "-1"));
   auto ps = make_params();
-  specopt::DistributedOptimizer opt(make_inner(kind, ps), comm);
+  specopt::DistributedOptions options;
+  if (!env_or("SPECOPT_TEST_SLICE_MIN").empty()) {
+    options.slice_min_numel(std::stoll(env_or("SPECOPT_TEST_SLICE_MIN")));
+  }
+  specopt::DistributedOptimizer opt(make_inner(kind, ps), comm, options);
   int64_t start = 0;
   if (resume) {
     specopt::CheckpointExtras extras;
@@ -321,10 +326,17 @@ class TwoProcesses : public ::testing::TestWithParam<std::string> {};
 
 // The acceptance check: 2 processes, global batch split in two, every one of 20 steps
 // equal to the 1-process run to float tolerance; each rank holds half the optimizer state.
+// "<kind>+slices": every parameter of the element-wise optimizer sliced across the two ranks
+// (slice_min_numel 1) instead of owned whole.
 TEST_P(TwoProcesses, MatchOneProcessEveryStepWithHalfTheState) {
-  const std::string kind = GetParam();
+  const std::string param = GetParam();
+  const auto plus = param.find('+');
+  const std::string kind = param.substr(0, plus);
+  std::map<std::string, std::string> env = {{"SPECOPT_TEST_OPT", kind}};
   TempDir dir;
-  const auto r = launch("train", 2, {{"SPECOPT_TEST_OUT", dir.path.string()}, {"SPECOPT_TEST_OPT", kind}});
+  env["SPECOPT_TEST_OUT"] = dir.path.string();
+  if (plus != std::string::npos) env["SPECOPT_TEST_SLICE_MIN"] = "1";
+  const auto r = launch("train", 2, env);
   ASSERT_TRUE(r.ok()) << r.describe_failures();
   const auto ref = reference(kind, kSteps);
   const auto r0 = read_floats((dir.path / "traj.r0").string());
@@ -342,13 +354,13 @@ TEST_P(TwoProcesses, MatchOneProcessEveryStepWithHalfTheState) {
     for (size_t k = s * per_step; k < (s + 1) * per_step; ++k) {
       d = std::max(d, static_cast<double>(std::abs(r0[k] - ref[k])));
     }
-    EXPECT_LE(d, 2e-5) << kind << ": step " << s;
+    EXPECT_LE(d, 2e-5) << param << ": step " << s;
     worst = std::max(worst, d);
   }
-  std::cerr << kind << ": max |2-process - 1-process| over " << kSteps << " steps = " << worst
+  std::cerr << param << ": max |2-process - 1-process| over " << kSteps << " steps = " << worst
             << std::endl;
   // Memory: each rank's optimizer state is half the single-process figure (the four matrices
-  // split 2 + 2 by cost), and together they are all of it.
+  // split 2 + 2 by cost, or each cut in two halves), and together they are all of it.
   int64_t b0 = 0, b1 = 0;
   std::ifstream((dir.path / "state_bytes.r0").string()) >> b0;
   std::ifstream((dir.path / "state_bytes.r1").string()) >> b1;
@@ -356,12 +368,18 @@ TEST_P(TwoProcesses, MatchOneProcessEveryStepWithHalfTheState) {
   EXPECT_GT(single, 0);
   EXPECT_EQ(b0 + b1, single);
   EXPECT_EQ(b0, single / 2);
-  std::cerr << kind << ": state bytes single " << single << ", rank 0 " << b0 << ", rank 1 "
+  std::cerr << param << ": state bytes single " << single << ", rank 0 " << b0 << ", rank 1 "
             << b1 << std::endl;
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TwoProcesses,
-                         ::testing::Values("muon", "spectral_adam", "adamw"));
+                         ::testing::Values("muon", "spectral_adam", "adamw", "adamw+slices",
+                                           "lion+slices"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '+', '_');
+                           return name;
+                         });
 
 // A worker killed mid-run (rank 1, SIGKILL after step 12): the survivor exits on its own with a
 // clear error within the collective timeout, then a restart from the last checkpoint (step 10)
