@@ -6,12 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <map>
-#include <numeric>
-#include <sstream>
-#include <tuple>
 
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/optim/adamw.h>
@@ -197,7 +192,7 @@ at::Tensor& DistributedOptimizer::slice_param(size_t slot) {
   return shadows_[slots_[slot].member]->param_groups()[gk.first].params()[gk.second];
 }
 
-void DistributedOptimizer::step_shadows(const std::vector<char>& has_grad) {
+void DistributedOptimizer::prepare_shadows(const std::vector<char>& has_grad) {
   for (size_t m = 0; m < shadows_.size(); ++m) {
     auto* shadow = shadows_[m].get();
     if (shadow == nullptr) continue;
@@ -212,22 +207,19 @@ void DistributedOptimizer::step_shadows(const std::vector<char>& has_grad) {
         const auto b = slice_bounds(p.numel(), world_size(), rank());
         auto& slice = groups[g].params()[k];
         slices::rebind(slice, p, b.first, b.second - b.first);
-        slice.mutable_grad() = has_grad[i] ? p.grad().reshape({-1}).narrow(0, b.first, b.second - b.first)
-                                           : at::Tensor();
+        slice.mutable_grad() =
+            has_grad[i] ? p.grad().reshape({-1}).narrow(0, b.first, b.second - b.first) : at::Tensor();
       }
     }
-    auto drop_grads = [&] {
-      for (auto& group : groups) {
-        for (auto& slice : group.params()) slice.mutable_grad() = at::Tensor();
-      }
-    };
-    try {
-      shadow->step();
-    } catch (...) {
-      drop_grads();
-      throw;
+  }
+}
+
+void DistributedOptimizer::drop_shadow_grads() {
+  for (auto& shadow : shadows_) {
+    if (!shadow) continue;
+    for (auto& group : shadow->param_groups()) {
+      for (auto& slice : group.params()) slice.mutable_grad() = at::Tensor();
     }
-    drop_grads();
   }
 }
 
@@ -400,6 +392,14 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     }
     return loss;
   }
+  // The shadows' slices and their gradients first: a parameter that can no longer be sliced
+  // throws here, before anything has changed.
+  try {
+    prepare_shadows(has_grad);
+  } catch (...) {
+    drop_shadow_grads();
+    throw;
+  }
   // Hide the gradients of parameters owned elsewhere (or sliced: their slices are the shadows'
   // business): the inner step neither updates them nor creates state for them.
   std::vector<std::pair<at::Tensor*, at::Tensor>> hidden;
@@ -412,12 +412,16 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
   }
   try {
     for (auto& m : members_) m.second->step();
+    for (auto& shadow : shadows_) {
+      if (shadow) shadow->step();
+    }
   } catch (...) {
     for (auto& h : hidden) h.first->mutable_grad() = h.second;
+    drop_shadow_grads();
     throw;
   }
   for (auto& h : hidden) h.first->mutable_grad() = h.second;
-  step_shadows(has_grad);
+  drop_shadow_grads();
   times_.compute = seconds_since(t0);
   t0 = Clock::now();
   sync_parameters(has_grad);

@@ -153,7 +153,9 @@ class DistributedOptimizer {
   bool any_nonfinite(const std::vector<char>& has_grad);
   void sync_parameters(const std::vector<char>& has_grad);
   void make_shadows();
-  void step_shadows(const std::vector<char>& has_grad);
+  // Points the shadows' slices at their parameters, with the averaged gradients' slices.
+  void prepare_shadows(const std::vector<char>& has_grad);
+  void drop_shadow_grads();
 
   std::shared_ptr<dist::Communicator> comm_;
   DistributedOptions options_;

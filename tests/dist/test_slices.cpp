@@ -256,6 +256,35 @@ TEST(Slices, StillFollowsAParameterWhoseStorageWasReplaced) {
                    .equal(fresh[2].narrow(0, b.first, b.second - b.first)));
 }
 
+TEST(Slices, AParameterThatCanNoLongerBeSlicedFailsTheStepBeforeAnythingChanges) {
+  Rank rk(0, 2);
+  set_grads(rk.ps, 0);
+  rk.opt->step();
+  // Parameter 0 (300 x 7) re-pointed at a transposed (non-contiguous) layout of its storage.
+  {
+    c10::NoGradGuard no_grad;
+    auto t = rk.ps[0].detach().clone().t().contiguous().t();
+    rk.ps[0].set_(t.storage(), t.storage_offset(), t.sizes(), t.strides());
+  }
+  ASSERT_FALSE(rk.ps[0].is_contiguous());
+  std::vector<at::Tensor> before;
+  for (const auto& p : rk.ps) before.push_back(p.detach().clone());
+  const int64_t bytes = rk.opt->state_bytes();
+  set_grads(rk.ps, 1);
+  try {
+    rk.opt->step();
+    ADD_FAILURE() << "a non-contiguous sliced parameter was stepped";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no longer contiguous"), std::string::npos) << e.what();
+  }
+  // (NaN where the peer's broadcast would have written: compare with equal_nan)
+  for (size_t i = 0; i < rk.ps.size(); ++i) {
+    EXPECT_TRUE(rk.ps[i].detach().allclose(before[i], 0, 0, /*equal_nan=*/true)) << i;
+  }
+  EXPECT_EQ(rk.opt->state_bytes(), bytes);
+  for (const auto& p : rk.ps) EXPECT_TRUE(p.grad().defined());  // gradients handed back
+}
+
 TEST(Slices, CheckpointsCutAndJoinSlicesAcrossWorldSizes) {
   TempDir dir;
   const Reference ref(3);
