@@ -57,6 +57,9 @@ struct OptimizerConfig {
   std::string shape_rule;       // empty: the preset's default
   bool split_qkv = true;
   std::string map = "nuclear";  // lionk
+  // Data parallel: AdamW/Lion parameters with at least this many elements are sliced across
+  // the ranks (DistributedOptions::slice_min_numel; 0 = never).
+  int64_t slice_min_numel = int64_t(1) << 16;
 };
 
 struct ScheduleConfig {

@@ -30,13 +30,14 @@ TrainOptimizer::TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single,
   schedulers_.push_back(std::make_unique<LrScheduler>(*single_, make_schedule(schedule_spec)));
 }
 
-void TrainOptimizer::distribute(std::shared_ptr<dist::Communicator> comm) {
+void TrainOptimizer::distribute(std::shared_ptr<dist::Communicator> comm,
+                                const DistributedOptions& options) {
   if (dist_) throw std::logic_error("TrainOptimizer::distribute: already distributed");
   // The schedulers hold references to the inner optimizers, which keep their addresses.
   if (hybrid_) {
-    dist_ = std::make_unique<DistributedOptimizer>(std::move(hybrid_), std::move(comm));
+    dist_ = std::make_unique<DistributedOptimizer>(std::move(hybrid_), std::move(comm), options);
   } else {
-    dist_ = std::make_unique<DistributedOptimizer>(std::move(single_), std::move(comm));
+    dist_ = std::make_unique<DistributedOptimizer>(std::move(single_), std::move(comm), options);
   }
 }
 
@@ -152,9 +153,10 @@ void TrainOptimizer::save(const std::string& path, const std::map<std::string, i
 void TrainOptimizer::load(const std::string& path, std::map<std::string, int64_t>& ints,
                           std::map<std::string, double>& doubles) {
   if (!is_sharded_checkpoint(path)) {
-    // A one-process checkpoint: every rank loads all of it; each then steps (and later saves
-    // the state of) the parameters it owns, so the extra state it holds is never used.
+    // A one-process checkpoint: every rank loads all of it, then keeps the state of what it
+    // owns (its slices of element-wise parameters cut from the whole state).
     load_file(path, ints, doubles);
+    if (dist_) dist_->adopt_member_state();
     return;
   }
   if (!dist_) distribute(dist::make_single_process_communicator());

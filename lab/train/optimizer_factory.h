@@ -49,7 +49,8 @@ class TrainOptimizer {
   TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single, const std::string& schedule_spec);
 
   // Wraps the optimizer(s) in a DistributedOptimizer over `comm` (every rank, same model).
-  void distribute(std::shared_ptr<dist::Communicator> comm);
+  void distribute(std::shared_ptr<dist::Communicator> comm,
+                  const DistributedOptions& options = {});
   bool distributed() const { return dist_ != nullptr; }
   // The rank that writes shared files (0 without a communicator).
   int rank() const { return dist_ ? dist_->rank() : 0; }

@@ -91,7 +91,10 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   auto task = make_task(c);
   auto& model = task->model();
   auto opt = make_train_optimizer(c.optimizer, c.schedule_spec(), model);
-  if (comm) opt->distribute(hooks.comm);
+  if (comm) {
+    opt->distribute(hooks.comm,
+                    DistributedOptions().slice_min_numel(c.optimizer.slice_min_numel));
+  }
   const BatchSlice slice = rank_slice(comm);
 
   TrainResult r;

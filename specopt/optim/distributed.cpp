@@ -223,6 +223,27 @@ void DistributedOptimizer::drop_shadow_grads() {
   }
 }
 
+void DistributedOptimizer::adopt_member_state() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const auto& s = slots_[i];
+    if (s.owner == rank()) continue;
+    auto& state = members_[s.member].second->state();
+    const auto& p = param_of(s);
+    auto it = state.find(SpecoptOptimizer::state_key(state, p));
+    if (it == state.end()) continue;
+    if (s.owner == kSliced) {
+      const auto b = slice_bounds(p.numel(), world_size(), rank());
+      auto& slice = slice_param(i);
+      auto& shadow_state = shadows_[s.member]->state();
+      shadow_state[SpecoptOptimizer::state_key(shadow_state, slice)] = slices::join(
+          {{it->second.get(), b.first, b.second - b.first}}, {b.second - b.first},
+          "DistributedOptimizer::adopt_member_state: " + members_[s.member].first +
+              " param group " + std::to_string(s.group) + ", parameter " + std::to_string(s.index));
+    }
+    state.erase(it);
+  }
+}
+
 std::vector<double> DistributedOptimizer::load_per_rank() const {
   std::vector<double> load(static_cast<size_t>(world_size()), 0.0);
   for (const auto& s : slots_) {

@@ -114,6 +114,12 @@ class DistributedOptimizer {
   // exception it throws leaves step() with nothing updated. Empty: nothing runs.
   void set_after_average(std::function<void()> hook) { after_average_ = std::move(hook); }
 
+  // After state was loaded into the wrapped optimizers themselves (a one-process checkpoint,
+  // loaded on every rank): moves each sliced parameter's state from its member into this rank's
+  // slice and drops the state of parameters owned elsewhere, as if this rank had taken every
+  // step. Not a collective.
+  void adopt_member_state();
+
   dist::Communicator& comm() { return *comm_; }
   int rank() const { return comm_->rank(); }
   int world_size() const { return comm_->size(); }

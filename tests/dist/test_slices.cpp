@@ -299,6 +299,17 @@ TEST(Slices, CheckpointsCutAndJoinSlicesAcrossWorldSizes) {
     load_world(world, (dir.path / "w2").string());
     expect_world_holds(world, *ref.opt, ref.ps);
   }
+  // A plain one-process AdamW checkpoint loaded into each rank's member, then adopted.
+  {
+    const std::string plain = (dir.path / "plain").string();
+    specopt::save_checkpoint(plain, *ref.opt);
+    auto three = make_world(3);
+    for (auto& rk : three) {
+      specopt::load_checkpoint(plain, *rk.opt->members()[0].second);
+      rk.opt->adopt_member_state();
+    }
+    expect_world_holds(three, *ref.opt, ref.ps);
+  }
   // 1 rank (state whole in the member) → 2 ranks (cut), and back.
   {
     auto one = make_world(1);

@@ -84,7 +84,9 @@ double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 
 class TrainNproc : public TempDir {
  protected:
   // The config file; `out` names the run folder (part of the config, so a resume must use it).
-  std::string args(const std::string& optimizer, const std::string& out) {
+  // `sliced`: every AdamW-side parameter sliced across the ranks (optimizer.slice_min_numel=1)
+  // rather than owned whole, as the default does for parameters this small.
+  std::string args(const std::string& optimizer, const std::string& out, bool sliced = false) {
     specopt_train_test::write_brown_fixture(path("brown"), 10);
     specopt_train_test::write_text(
         path("run.toml"),
@@ -95,7 +97,8 @@ class TrainNproc : public TempDir {
         "[train]\nsteps=20\nbatch_size=8\neval_interval=10\nlog_interval=1\n"
         "checkpoint_interval=5\nthreads=1\n");
     return "train --quiet --config " + path("run.toml") + " --set optimizer.name=" + optimizer +
-           " --set train.out_dir=" + path(out);
+           " --set train.out_dir=" + path(out) +
+           (sliced ? " --set optimizer.slice_min_numel=1" : "");
   }
 
   // Runs the config at 1 and 2 processes; the per-step losses and validation losses agree.
@@ -136,13 +139,14 @@ TEST_F(TrainNproc, TwoProcessesTakeTheOneProcessStepsMuon) { expect_same_run("mu
 
 // A worker killed at step 12 (checkpoints every 5 steps): the launcher stops the other one
 // and exits non-zero at once naming the dead rank; --resume at 2 processes then finishes with
-// the uninterrupted run's numbers, and the same checkpoint also resumes at 1 process.
+// the uninterrupted run's numbers, and the same checkpoint also resumes at 1 process. The
+// AdamW side is sliced, so the shards hold slices that the 1-process resume joins.
 TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
-  const auto full = run_cli(args("muon", "full") + " --nproc 2");
+  const auto full = run_cli(args("muon", "full", true) + " --nproc 2");
   ASSERT_EQ(full.code, 0) << full.output;
   const double want = read_json(path("full/summary.json")).at("final_val_loss").get<double>();
 
-  const auto died = run_cli(args("muon", "run") + " --nproc 2", "SPECOPT_TEST_DIE_AT_STEP=12");
+  const auto died = run_cli(args("muon", "run", true) + " --nproc 2", "SPECOPT_TEST_DIE_AT_STEP=12");
   EXPECT_NE(died.code, 0) << died.output;
   EXPECT_LT(died.seconds, 60.0);
   std::cerr << "the run with a killed worker exited after " << died.seconds << " s" << std::endl;
@@ -155,7 +159,7 @@ TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
   ASSERT_TRUE(fs::exists(path("run/checkpoint.pt.train.10"))) << "the step-10 checkpoint";
   fs::copy(path("run"), path("snapshot"), fs::copy_options::recursive);
 
-  const auto two = run_cli(args("muon", "run") + " --nproc 2 --resume");
+  const auto two = run_cli(args("muon", "run", true) + " --nproc 2 --resume");
   ASSERT_EQ(two.code, 0) << two.output;
   const auto s2 = read_json(path("run/summary.json"));
   EXPECT_EQ(s2.at("world_size"), 2);
@@ -171,7 +175,7 @@ TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
   // The step-10 checkpoint of 2 processes, resumed by 1.
   fs::remove_all(path("run"));
   fs::rename(path("snapshot"), path("run"));
-  const auto one = run_cli(args("muon", "run") + " --resume");
+  const auto one = run_cli(args("muon", "run", true) + " --resume");
   ASSERT_EQ(one.code, 0) << one.output;
   const auto s1 = read_json(path("run/summary.json"));
   EXPECT_EQ(s1.at("world_size"), 1);
@@ -180,7 +184,8 @@ TEST_F(TrainNproc, KilledWorkerFailsFastAndTheRunResumesAtTwoOrOneProcesses) {
 }
 
 // A one-process checkpoint (written by lab::train stopped after 10 steps, in this process)
-// resumed by `--nproc 2`: every rank loads the whole file and steps the parameters it owns.
+// resumed by `--nproc 2`: every rank loads the whole file and keeps the state of what it owns,
+// its slices of the (sliced) AdamW side cut from the whole state.
 TEST_F(TrainNproc, OneProcessCheckpointResumesAtTwoProcesses) {
   const auto full = run_cli(args("adams", "full"));
   ASSERT_EQ(full.code, 0) << full.output;
@@ -188,18 +193,21 @@ TEST_F(TrainNproc, OneProcessCheckpointResumesAtTwoProcesses) {
 
   args("adams", "run");  // writes run.toml and the fixture
   const auto config = specopt::lab::load_train_config(
-      path("run.toml"), {"optimizer.name=adams", "train.out_dir=" + path("run")});
+      path("run.toml"),
+      {"optimizer.name=adams", "train.out_dir=" + path("run"), "optimizer.slice_min_numel=1"});
   specopt::lab::TrainHooks hooks;
   hooks.quiet = true;
   hooks.stop_after = 10;
   ASSERT_EQ(specopt::lab::train(config, hooks).status, "stopped");
 
-  const auto two = run_cli(args("adams", "run") + " --nproc 2 --resume");
+  const auto two = run_cli(args("adams", "run", true) + " --nproc 2 --resume");
   ASSERT_EQ(two.code, 0) << two.output;
   const auto s = read_json(path("run/summary.json"));
   EXPECT_EQ(s.at("world_size"), 2);
   EXPECT_EQ(s.at("steps"), 20);
   EXPECT_LE(rel(s.at("final_val_loss").get<double>(), want), 1e-5);
+  std::cerr << "1-process checkpoint resumed at 2: final val loss " << s.at("final_val_loss")
+            << ", uninterrupted " << want << std::endl;
   EXPECT_EQ(read_metrics(path("run/metrics.jsonl")).losses.size(), 20u);
 }
 
