@@ -2,8 +2,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
 
 namespace specopt {
@@ -43,15 +41,6 @@ EvalResult evaluate_over_ranks(Task& task, dist::Communicator* comm) {
   sums.weight = t[1].item<double>();
   sums.correct = t[2].item<double>();
   return sums.result();
-}
-
-bool is_sharded_checkpoint(const std::string& path) {
-  static const char kMagic[] = "specopt-distributed-checkpoint";
-  std::ifstream in(path, std::ios::binary);
-  char head[sizeof kMagic - 1] = {};
-  in.read(head, sizeof head);
-  return in.gcount() == static_cast<std::streamsize>(sizeof head) &&
-         std::memcmp(head, kMagic, sizeof head) == 0;
 }
 
 void maybe_die_for_test(const dist::Communicator* comm, int64_t step) {

@@ -43,9 +43,6 @@ double mean_over_ranks(dist::Communicator* comm, double value);
 // part; the same on every rank. Without a communicator: task.evaluate().
 EvalResult evaluate_over_ranks(Task& task, dist::Communicator* comm);
 
-// True when `path` is the manifest of a sharded (DistributedOptimizer) checkpoint rather than
-// a one-process checkpoint file.
-bool is_sharded_checkpoint(const std::string& path);
 
 // Test hook: when SPECOPT_TEST_DIE_AT_STEP=k is set, rank 1 of a world of 2 or more kills
 // itself with SIGKILL as it starts step k (a worker lost mid-run).

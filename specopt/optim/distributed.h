@@ -197,4 +197,8 @@ void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
                      CheckpointExtras& extras);
 void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer);
 
+// True when `path` is the manifest of a sharded checkpoint (saved by the save_checkpoint above)
+// rather than a one-process checkpoint file.
+bool is_sharded_checkpoint(const std::string& path);
+
 }  // namespace specopt

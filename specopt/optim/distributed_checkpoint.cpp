@@ -385,4 +385,13 @@ void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer) {
   load_checkpoint(path, optimizer, extras);
 }
 
+bool is_sharded_checkpoint(const std::string& path) {
+  // The first bytes only: a one-process checkpoint is a binary (zip) file.
+  const std::string magic = kManifestMagic;
+  std::string head(magic.size(), '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(&head[0], static_cast<std::streamsize>(head.size()));
+  return in.gcount() == static_cast<std::streamsize>(head.size()) && head == magic;
+}
+
 }  // namespace specopt
