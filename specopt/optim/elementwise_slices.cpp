@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <string>
+#include <typeinfo>
 
 #include <specopt/optim/adamw.h>
 
