@@ -1,14 +1,14 @@
 // Element-wise parameters sliced across ranks (DistributedOptions::slice_min_numel): the state
 // split, and sharded checkpoints cut and joined across world sizes. In one process: each rank
 // of a world is a DistributedOptimizer over its own copy of the parameters and a communicator
-// that only reports (rank, size); every "rank" is given the same averaged gradients. AdamW's
+// that never communicates (LoneRank below); every "rank" is given the same gradients. AdamW's
 // state depends on the gradients alone, so each rank's slices of state must equal the same
 // elements of a one-process AdamW's state.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
-#include <cstdio>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
