@@ -6,50 +6,22 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <set>
 #include <string>
 
 #include "lab/npy.h"
 #include "lab/spectra.h"
-#include "test_util.h"
-
-#ifndef SPECOPT_CLI_PATH
-#error "SPECOPT_CLI_PATH must name the specopt executable"
-#endif
+#include "tests/common/temp_dir.h"
+#include "tests/common/run_cli.h"
 
 namespace {
 
-using specopt_cli_test::TempDir;
+using TempDir = specopt_test::TempDirTest;
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = quote(SPECOPT_CLI_PATH) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using specopt_test::run_cli;
+using specopt_test::shell_quote;
 
 size_t line_count(const std::string& s) {
   size_t lines = std::count(s.begin(), s.end(), '\n');
@@ -109,8 +81,8 @@ TEST_F(CliFiles, PolarRoundTripIsOrthogonal) {
     const auto G = specopt::lab::matrix_with_spectrum(
         m, n, specopt::lab::geometric_spectrum(std::min(m, n), 100.0), 7, at::kFloat);
     specopt::lab::write_npy(path("G.npy"), G);
-    const auto r = run_cli("matfun polar --method svd --in " + quote(path("G.npy")) + " --out " +
-                           quote(path("R.npy")));
+    const auto r = run_cli("matfun polar --method svd --in " + shell_quote(path("G.npy")) + " --out " +
+                           shell_quote(path("R.npy")));
     ASSERT_EQ(r.code, 0) << r.output;
     const auto R = specopt::lab::read_npy(path("R.npy"));
     EXPECT_EQ(R.scalar_type(), at::kFloat);
@@ -126,7 +98,7 @@ TEST_F(CliFiles, PolarDefaultMethodOnBatchKeepsShapeAndDtype) {
   const auto G = at::randn({2, 16, 24}, at::kDouble);
   specopt::lab::write_npy(path("G.npy"), G);
   const auto r =
-      run_cli("matfun polar --in " + quote(path("G.npy")) + " --out " + quote(path("R.npy")));
+      run_cli("matfun polar --in " + shell_quote(path("G.npy")) + " --out " + shell_quote(path("R.npy")));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto R = specopt::lab::read_npy(path("R.npy"));
   EXPECT_EQ(R.scalar_type(), at::kDouble);
@@ -138,8 +110,8 @@ TEST_F(CliFiles, PowerRoundTripMatchesExact) {
   const auto G = specopt::lab::matrix_with_spectrum(
       32, 64, specopt::lab::geometric_spectrum(32, 10.0), 3, at::kDouble);
   specopt::lab::write_npy(path("G.npy"), G);
-  const auto r = run_cli("matfun power --p 0.5 --method svd --in " + quote(path("G.npy")) +
-                         " --out " + quote(path("P.npy")));
+  const auto r = run_cli("matfun power --p 0.5 --method svd --in " + shell_quote(path("G.npy")) +
+                         " --out " + shell_quote(path("P.npy")));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto P = specopt::lab::read_npy(path("P.npy"));
   EXPECT_LT(specopt::lab::rel_frobenius_error(P, specopt::lab::exact_spectral_power(G, 0.5)),
@@ -150,7 +122,7 @@ TEST_F(CliFiles, Int64InputIsAOneLineError) {
   xt::xarray<int64_t> a = {{1, 2}, {3, 4}};
   xt::dump_npy(path("i.npy"), a);
   const auto r =
-      run_cli("matfun polar --in " + quote(path("i.npy")) + " --out " + quote(path("o.npy")));
+      run_cli("matfun polar --in " + shell_quote(path("i.npy")) + " --out " + shell_quote(path("o.npy")));
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_EQ(line_count(r.output), 1u) << r.output;
   EXPECT_NE(r.output.find("int64"), std::string::npos) << r.output;
@@ -161,7 +133,7 @@ TEST_F(CliFiles, LibraryErrorIsOneLine) {
   // coupled_newton needs p = 2^-k: the library's c10::Error must come out as one line.
   specopt::lab::write_npy(path("G.npy"), at::randn({8, 12}, at::kFloat));
   const auto r = run_cli("matfun power --p 0.3 --method coupled_newton --in " +
-                         quote(path("G.npy")) + " --out " + quote(path("P.npy")));
+                         shell_quote(path("G.npy")) + " --out " + shell_quote(path("P.npy")));
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_EQ(line_count(r.output), 1u) << r.output;
   EXPECT_EQ(r.output.rfind("specopt: error: ", 0), 0u) << r.output;
@@ -170,7 +142,7 @@ TEST_F(CliFiles, LibraryErrorIsOneLine) {
 TEST_F(CliFiles, BenchWritesJsonList) {
   const auto json_path = path("bench.json");
   const auto r = run_cli("bench matfun --shapes 64x128 --repeats 1 --threads 1 --json " +
-                         quote(json_path));
+                         shell_quote(json_path));
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
@@ -215,7 +187,7 @@ namespace {
 TEST_F(CliFiles, BenchStepWritesJsonList) {
   const auto json_path = path("step.json");
   const auto r = run_cli("bench step --blocks 1 --width 32 --vocab 100 --repeats 1 --threads 1 "
-                         "--json " + quote(json_path));
+                         "--json " + shell_quote(json_path));
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);

@@ -12,14 +12,14 @@
 
 #include "lab/atomic_file.h"
 #include "lab/npy.h"
-#include "test_util.h"
+#include "tests/common/temp_dir.h"
 
 namespace {
 
 using specopt::lab::read_npy;
 using specopt::lab::write_file_atomic;
 using specopt::lab::write_npy;
-using specopt_cli_test::TempDir;
+using TempDir = specopt_test::TempDirTest;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -170,7 +170,7 @@ TEST_F(NpyTest, TruncatedData) {
 }
 
 TEST_F(NpyTest, DirectoryIsRejected) {
-  const auto msg = error_of([&] { read_npy(dir_.string()); });
+  const auto msg = error_of([&] { read_npy(dir_.path.string()); });
   EXPECT_NE(msg.find("directory"), std::string::npos) << msg;
 }
 

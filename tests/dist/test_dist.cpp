@@ -21,6 +21,7 @@
 
 #include "lab/launch.h"
 #include "specopt/dist/communicator.h"
+#include "tests/common/temp_dir.h"
 #include "tests/dist/dist_problem.h"
 
 namespace fs = std::filesystem;
@@ -148,17 +149,7 @@ int run_worker(const std::string& mode) {
 
 // ---- helpers for the tests -----------------------------------------------------------------
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/specopt_dist_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = specopt_test::ScopedTempDir;
 
 specopt::lab::LaunchResult launch(const std::string& mode, int n,
                                   std::map<std::string, std::string> env,

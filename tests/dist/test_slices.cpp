@@ -5,7 +5,6 @@
 // state depends on the gradients alone, so each rank's slices of state must equal the same
 // elements of a one-process AdamW's state.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <limits>
@@ -16,6 +15,7 @@
 #include "specopt/dist/communicator.h"
 #include "specopt/optim/distributed.h"
 #include "specopt/optim/optim.h"
+#include "tests/common/temp_dir.h"
 #include "tests/dist/dist_problem.h"
 
 namespace fs = std::filesystem;
@@ -45,17 +45,7 @@ struct LoneRank : specopt::dist::Communicator {
   int r_, n_;
 };
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/specopt_slices_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = specopt_test::ScopedTempDir;
 
 // Shapes: three parameters of >= 100 elements (sliced with slice_min_numel 100), one of 10.
 std::vector<at::Tensor> make_params() {

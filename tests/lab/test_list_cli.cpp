@@ -7,7 +7,7 @@
 #include <specopt/matfun/polar.h>
 #include <specopt/matfun/spectral_power.h>
 
-#include "cli_run.h"
+#include "tests/common/run_cli.h"
 #include "lab/experiment.h"
 
 using specopt_test::run_cli;
@@ -16,8 +16,8 @@ namespace {
 
 TEST(ListCli, JsonMatchesTheLibrary) {
   const auto r = run_cli("list --json");
-  ASSERT_EQ(r.status, 0) << r.out;
-  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
   std::vector<std::string> names;
   for (const auto& e : j["experiments"]) names.push_back(e["name"]);
   std::vector<std::string> registered;
@@ -40,27 +40,27 @@ TEST(ListCli, JsonMatchesTheLibrary) {
 
 TEST(ListCli, TextNamesEveryGroup) {
   const auto r = run_cli("list");
-  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
   for (const char* want : {"experiments", "matfun-study", "study", "optimizers:", "mSGDQ", "Hybrid",
                            "convex maps", "nuclear", "polar:", "gram_eigh", "polar_express",
                            "spectral power:", "coupled_newton"}) {
-    EXPECT_NE(r.out.find(want), std::string::npos) << want << " missing from:\n" << r.out;
+    EXPECT_NE(r.output.find(want), std::string::npos) << want << " missing from:\n" << r.output;
   }
 }
 
 TEST(ReproduceCli, RefusesUnknownExperimentsAndKnobsWithOneLine) {
   auto r = run_cli("reproduce --out /nonexistent/never --set nosuch.x=1");
-  EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.out.rfind("specopt: error: --set nosuch.x=1: unknown experiment 'nosuch'", 0), 0u) << r.out;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output.rfind("specopt: error: --set nosuch.x=1: unknown experiment 'nosuch'", 0), 0u) << r.output;
   r = run_cli("reproduce --out /nonexistent/never --set matfun-study.bogus=1");
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.out.find("--set bogus: unknown knob for experiment 'matfun-study'"), std::string::npos)
-      << r.out;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--set bogus: unknown knob for experiment 'matfun-study'"), std::string::npos)
+      << r.output;
   r = run_cli("reproduce --out /nonexistent/never --only matfun-study,nosuch");
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.out.find("--only nosuch: unknown experiment"), std::string::npos) << r.out;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--only nosuch: unknown experiment"), std::string::npos) << r.output;
   r = run_cli("reproduce --quick --full");
-  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.code, 2) << r.output;
 }
 
 }  // namespace

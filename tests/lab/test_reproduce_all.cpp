@@ -14,7 +14,7 @@
 
 #include <unistd.h>
 
-#include "cli_run.h"
+#include "tests/common/run_cli.h"
 #include "html_check.h"
 #include "read_file.h"
 
@@ -30,13 +30,13 @@ TEST(ReproduceAll, EveryExperimentEveryClaimEveryFigure) {
   fs::remove_all(dir);
   // The experiments list, from the binary itself, so a newly registered one is covered.
   const auto listed = specopt_test::run_cli("list --json");
-  ASSERT_EQ(listed.status, 0) << listed.out;
+  ASSERT_EQ(listed.code, 0) << listed.output;
   std::set<std::string> names;
-  const auto list = nlohmann::json::parse(listed.out);
+  const auto list = nlohmann::json::parse(listed.output);
   for (const auto& e : list["experiments"]) {
     names.insert(e["name"].get<std::string>());
   }
-  ASSERT_GE(names.size(), 6u) << listed.out;
+  ASSERT_GE(names.size(), 6u) << listed.output;
 
   // Test sizes (the same reductions as the experiments' own tests).
   const std::string sets =
@@ -58,7 +58,7 @@ TEST(ReproduceAll, EveryExperimentEveryClaimEveryFigure) {
       " --set 'matfun-study.repeats=1'";
   const auto run =
       specopt_test::run_cli("reproduce --quick --threads 1 --out '" + dir.string() + "'" + sets);
-  ASSERT_EQ(run.status, 0) << run.out;
+  ASSERT_EQ(run.code, 0) << run.output;
 
   const auto s = nlohmann::json::parse(slurp(dir / "summary.json"));
   std::set<std::string> ran;

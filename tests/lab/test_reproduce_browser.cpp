@@ -15,7 +15,7 @@
 
 #include <unistd.h>
 
-#include "cli_run.h"
+#include "tests/common/run_cli.h"
 #include "html_check.h"
 #include "png_check.h"
 #include "read_file.h"
@@ -62,10 +62,10 @@ fs::path ReproduceReport::dir_;
 specopt_test::CliResult ReproduceReport::run_;
 
 TEST_F(ReproduceReport, EveryClaimHasAVerdictAndEveryFigureExists) {
-  ASSERT_EQ(run_.status, 0) << run_.out;
+  ASSERT_EQ(run_.code, 0) << run_.output;
   // Progress per experiment, and the last line says where the report is.
-  EXPECT_NE(run_.out.find("[1/1] matfun-study: running"), std::string::npos) << run_.out;
-  std::string last = run_.out.substr(0, run_.out.find_last_not_of('\n') + 1);
+  EXPECT_NE(run_.output.find("[1/1] matfun-study: running"), std::string::npos) << run_.output;
+  std::string last = run_.output.substr(0, run_.output.find_last_not_of('\n') + 1);
   last = last.substr(last.find_last_of('\n') + 1);
   EXPECT_EQ(last, "report: " + fs::absolute(dir_ / "index.html").lexically_normal().string());
 
@@ -117,7 +117,7 @@ TEST_F(ReproduceReport, EveryClaimHasAVerdictAndEveryFigureExists) {
 }
 
 TEST_F(ReproduceReport, RendersInChromiumWithNoMissingImage) {
-  ASSERT_EQ(run_.status, 0) << run_.out;
+  ASSERT_EQ(run_.code, 0) << run_.output;
   if (std::system("command -v chromium >/dev/null 2>&1") != 0) {
     FAIL() << "chromium not found: run scripts/bootstrap.sh (as root) to install Debian's "
               "chromium, which this test uses to render the report";

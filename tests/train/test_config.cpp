@@ -1,13 +1,11 @@
 // Config parsing: defaults, --set overrides, and refusals naming the key; the same errors
 // through `specopt train` (one line on stderr, exit status 1).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 
 #include "fixtures.h"
+#include "tests/common/run_cli.h"
 #include "lab/train/config.h"
 
 namespace {
@@ -83,23 +81,7 @@ TEST(TrainConfig, ExamplesParse) {
 
 // ---- through the CLI ------------------------------------------------------------------
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(SPECOPT_CLI_PATH) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using specopt_test::run_cli;
 
 class TrainCli : public TempDir {};
 

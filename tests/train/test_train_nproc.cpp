@@ -10,12 +10,8 @@
 // to ~1e-3 relative (measured) and 5e-3 is asserted; in float32 (other CPUs) the difference is
 // ~4e-5. A resume at the same world size repeats the same arithmetic: 1e-9.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,6 +19,7 @@
 #include <vector>
 
 #include "fixtures.h"
+#include "tests/common/run_cli.h"
 #include "lab/launch.h"
 #include "lab/train/config.h"
 #include "lab/train/trainer.h"
@@ -32,26 +29,7 @@ namespace {
 using specopt_train_test::TempDir;
 namespace fs = std::filesystem;
 
-struct Cli {
-  int code = -1;
-  std::string output;
-  double seconds = 0;
-};
-
-Cli run_cli(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(SPECOPT_CLI_PATH) + " " + args + " 2>&1";
-  Cli r;
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
+using specopt_test::run_cli;
 
 struct Metrics {
   std::vector<double> losses;  // by step (1-based step i at index i-1)
