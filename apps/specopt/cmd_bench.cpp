@@ -34,6 +34,8 @@ namespace cli {
 
 namespace {
 
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 struct BenchArgs {
   std::vector<std::string> shapes = {"1024x1024", "768x3072"};
   std::string dtype = "float32";
@@ -62,8 +64,7 @@ int run_bench(const BenchArgs& a) {
   c.powers = a.powers;
   c.ops = a.ops;
   c.methods = a.methods;
-  c.threads = a.threads > 0 ? a.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.threads = a.threads > 0 ? a.threads : hardware_threads();
   c.seed = a.seed;
   if (!a.quiet && ::isatty(STDERR_FILENO)) {
     c.progress = [](const std::string& line) { std::cerr << "  ... " << line << std::endl; };
@@ -103,9 +104,9 @@ struct StepArgs {
   std::string worker_out;     // set by the launcher: this process is one rank of a world
 };
 
-int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
-
-lab::StepBenchConfig dist_config(const StepArgs& a, int world) {
+// The GPT-small parameter set and the timing settings of `bench step`, with or without --nproc;
+// the machine's cores shared among `world` ranks unless --threads says otherwise.
+lab::StepBenchConfig step_config(const StepArgs& a, int world) {
   lab::StepBenchConfig c;
   c.blocks = a.blocks;
   c.width = a.width;
@@ -113,10 +114,16 @@ lab::StepBenchConfig dist_config(const StepArgs& a, int world) {
   c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
   c.repeats = a.repeats;
   c.warmup = a.warmup;
-  // The machine's cores shared among the ranks unless --threads says otherwise.
   c.threads = a.threads > 0 ? a.threads : std::max(1, hardware_threads() / world);
-  c.optimizers = a.optimizers_given ? a.optimizers : std::vector<std::string>{"muon"};
+  c.optimizers = a.optimizers;
   c.seed = a.seed;
+  return c;
+}
+
+// With --nproc the default optimizer list is Muon alone (each entry runs at two world sizes).
+lab::StepBenchConfig dist_config(const StepArgs& a, int world) {
+  auto c = step_config(a, world);
+  if (!a.optimizers_given) c.optimizers = {"muon"};
   return c;
 }
 
@@ -192,17 +199,7 @@ int run_step_dist(const StepArgs& a) {
 int run_step(const StepArgs& a) {
   if (!a.worker_out.empty()) return run_step_worker(a);
   if (a.nproc > 0) return run_step_dist(a);
-  lab::StepBenchConfig c;
-  c.blocks = a.blocks;
-  c.width = a.width;
-  c.vocab = a.vocab;
-  c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
-  c.repeats = a.repeats;
-  c.warmup = a.warmup;
-  c.threads = a.threads > 0 ? a.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  c.optimizers = a.optimizers;
-  c.seed = a.seed;
+  lab::StepBenchConfig c = step_config(a, 1);
   if (!a.quiet && ::isatty(STDERR_FILENO)) {
     c.progress = [](const std::string& line) { std::cerr << "  ... " << line << std::endl; };
   }
