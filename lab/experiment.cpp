@@ -39,28 +39,14 @@ namespace {
 }
 
 double parse_real(const std::string& key, const std::string& all, const std::string& s) {
-  std::size_t used = 0;
   double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size() || !std::isfinite(v)) {
-    bad_value(key, all, "'" + s + "' is not a finite number");
-  }
+  if (!specopt::parse_finite_number(s, v)) bad_value(key, all, "'" + s + "' is not a finite number");
   return v;
 }
 
 std::int64_t parse_integer(const std::string& key, const std::string& all, const std::string& s) {
-  std::size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size()) bad_value(key, all, "'" + s + "' is not an integer");
+  std::int64_t v = 0;
+  if (!specopt::parse_integer(s, v)) bad_value(key, all, "'" + s + "' is not an integer");
   return v;
 }
 

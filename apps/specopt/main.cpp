@@ -9,6 +9,7 @@
 #if __has_include(<torch/version.h>)
 #include <torch/version.h>  // LibTorch 1.13 and 2.x: torch/csrc/api/include/torch/version.h
 #endif
+#include <specopt/util/spec.h>
 #include <specopt/version.h>
 
 #include "commands.h"
@@ -23,18 +24,10 @@ CLI::Validator number_check(bool integer, bool allow_zero) {
   return CLI::Validator(
       [=](std::string& s) -> std::string {
         double v = 0;
-        std::size_t used = 0;
-        try {
-          if (integer) {
-            v = static_cast<double>(std::stoll(s, &used));
-          } else {
-            v = std::stod(s, &used);
-          }
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        const bool ok = used == s.size() && !s.empty() && std::isfinite(v) &&
-                        (allow_zero ? v >= 0 : v > 0) &&
+        int64_t i = 0;
+        const bool parsed = integer ? parse_integer(s, i) : parse_finite_number(s, v);
+        if (integer) v = static_cast<double>(i);
+        const bool ok = parsed && (allow_zero ? v >= 0 : v > 0) &&
                         (!integer || v <= 2147483647.0);
         return ok ? std::string() : "'" + s + "' is not a " + what;
       },
@@ -53,14 +46,8 @@ CLI::Validator real_in(double lo, double hi, bool open) {
   const std::string r = range.str();
   return CLI::Validator(
       [=](std::string& s) -> std::string {
-        std::size_t used = 0;
         double v = 0;
-        try {
-          v = std::stod(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        const bool ok = !s.empty() && used == s.size() &&
+        const bool ok = parse_finite_number(s, v) &&
                         (open ? (v > lo && v < hi) : (v >= lo && v <= hi));
         return ok ? std::string() : "'" + s + "' is not a number in " + r;
       },

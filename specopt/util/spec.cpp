@@ -71,14 +71,30 @@ const std::string& SpecParams::raw(const std::string& key, const char* example) 
   return it->second;
 }
 
-double SpecParams::number(const std::string& key, const char* example) const {
-  const auto& s = raw(key, example);
-  if (s == "inf" || s == "+inf" || s == "infinity") return INFINITY;
+bool parse_finite_number(const std::string& s, double& out) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);
-  TORCH_CHECK(end != s.c_str() && *end == '\0' && errno != ERANGE && std::isfinite(v), owner_,
-              ": malformed value for ", key, ": '", s, "' (expected a number)");
+  if (end == s.c_str() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) return false;
+  out = v;
+  return true;
+}
+
+bool parse_integer(const std::string& s, int64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (end == s.c_str() || *end != '\0' || errno == ERANGE) return false;
+  out = static_cast<int64_t>(v);
+  return true;
+}
+
+double SpecParams::number(const std::string& key, const char* example) const {
+  const auto& s = raw(key, example);
+  if (s == "inf" || s == "+inf" || s == "infinity") return INFINITY;
+  double v = 0;
+  TORCH_CHECK(parse_finite_number(s, v), owner_, ": malformed value for ", key, ": '", s,
+              "' (expected a number)");
   return v;
 }
 
@@ -88,12 +104,10 @@ double SpecParams::number_or(const std::string& key, double fallback) const {
 
 int64_t SpecParams::integer(const std::string& key, const char* example) const {
   const auto& s = raw(key, example);
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  TORCH_CHECK(end != s.c_str() && *end == '\0' && errno != ERANGE, owner_,
-              ": malformed value for ", key, ": '", s, "' (expected an integer)");
-  return static_cast<int64_t>(v);
+  int64_t v = 0;
+  TORCH_CHECK(parse_integer(s, v), owner_, ": malformed value for ", key, ": '", s,
+              "' (expected an integer)");
+  return v;
 }
 
 int64_t SpecParams::integer_or(const std::string& key, int64_t fallback) const {

@@ -20,6 +20,12 @@ Spec split_spec(const std::string& spec, const char* kind, const std::vector<std
 // "a, b, c".
 std::string join_names(const std::vector<std::string>& names);
 
+// The whole of `s` as a finite number / a 64-bit integer (leading blanks allowed, nothing
+// after): true and `out` set, or false and `out` untouched. The one strict number reader of
+// specs, `--set` knobs and CLI options.
+bool parse_finite_number(const std::string& s, double& out);
+bool parse_integer(const std::string& s, int64_t& out);
+
 // The key=value pairs of one spec, checked against the keys its owner accepts. `noun` names
 // a key in messages ("parameter", "option"): "schatten: unknown parameter 'r' (known: q)".
 class SpecParams {
