@@ -24,7 +24,10 @@ namespace lab {
 // ---------------------------------------------------------------------------------------
 // Shapes
 
-std::string MatrixShape::str() const { return std::to_string(m) + "x" + std::to_string(n); }
+std::string MatrixShape::str() const {
+  const std::string mn = std::to_string(m) + "x" + std::to_string(n);
+  return batch > 0 ? std::to_string(batch) + "x" + mn : mn;
+}
 
 namespace {
 bool parse_positive(const std::string& s, int64_t& out) {
@@ -44,12 +47,23 @@ MatrixShape parse_shape(const std::string& text) {
   const auto first = text.find_first_not_of(" \t");
   const auto last = text.find_last_not_of(" \t");
   const std::string s = first == std::string::npos ? "" : text.substr(first, last - first + 1);
-  const auto x = s.find_first_of("xX");
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto x = s.find_first_of("xX", start);
+    parts.push_back(s.substr(start, x == std::string::npos ? std::string::npos : x - start));
+    if (x == std::string::npos) break;
+    start = x + 1;
+  }
   MatrixShape shape;
-  if (x == std::string::npos || !parse_positive(s.substr(0, x), shape.m) ||
-      !parse_positive(s.substr(x + 1), shape.n)) {
+  bool ok = parts.size() == 2 || parts.size() == 3;
+  const std::size_t off = parts.size() == 3 ? 1 : 0;
+  if (ok && off == 1) ok = parse_positive(parts[0], shape.batch);
+  ok = ok && parse_positive(parts[off], shape.m) && parse_positive(parts[off + 1], shape.n);
+  if (!ok) {
     throw std::invalid_argument("invalid shape '" + text +
-                                "': expected MxN with positive integers, e.g. 768x3072");
+                                "': expected MxN (or BxMxN for a batch) with positive integers, "
+                                "e.g. 768x3072 or 64x128x128");
   }
   return shape;
 }
@@ -72,8 +86,12 @@ std::vector<MatrixShape> parse_shapes(const std::string& csv) {
 
 std::vector<std::string> matfun_bench_methods(const std::string& op) {
   if (op == "polar") {
-    return {"reference_ns5", "newton_schulz:jordan", "newton_schulz:polar_express",
-            "gram_eigh", "svd", "auto"};
+    // "+bf16" rows run only where bf16 products are native (see run_matfun_bench).
+    return {"reference_ns5",      "reference_ns5+bf16",
+            "newton_schulz:jordan", "newton_schulz:jordan+bf16",
+            "newton_schulz:polar_express", "newton_schulz:polar_express+bf16",
+            "gram_eigh",          "svd",
+            "auto"};
   }
   if (op == "power") return {"coupled_newton", "gram_eigh", "svd", "auto"};
   throw std::invalid_argument("unknown op '" + op + "' (expected polar or power)");
@@ -189,22 +207,36 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
   std::vector<MatfunBenchRecord> records;
   for (const auto& shape : config.shapes) {
     const int64_t m = shape.m, n = shape.n;
+    // FLOP counts below are per matrix; a batch does `batch` times the work in one call.
+    const double B = shape.batch > 0 ? static_cast<double>(shape.batch) : 1.0;
     const auto sigma = geometric_spectrum(std::min(m, n), config.kappa);
     // The input in the benchmarked dtype; the exact references use exactly these values.
-    const auto G_cpu = matrix_with_spectrum(m, n, sigma, config.seed, config.dtype);
+    const auto G_cpu =
+        matrix_with_spectrum(m, n, sigma, config.seed, config.dtype,
+                             shape.batch > 0 ? std::vector<int64_t>{shape.batch}
+                                             : std::vector<int64_t>{});
     const auto G = G_cpu.to(device);
 
     // GEMM reference: X Xᵀ with X the wide orientation, as in a Newton–Schulz step.
     progress(fmt::format("{} gemm", shape.str()));
-    const auto X = (m <= n ? G : G.t()).contiguous();
-    const double gemm_flops = 2.0 * static_cast<double>(X.size(0)) *
-                              static_cast<double>(X.size(0)) * static_cast<double>(X.size(1));
+    const auto X = (m <= n ? G : G.transpose(-2, -1)).contiguous();
+    const double gemm_flops = B * 2.0 * static_cast<double>(std::min(m, n)) *
+                              static_cast<double>(std::min(m, n)) *
+                              static_cast<double>(std::max(m, n));
     // The GEMM is cheap and runs first on a fresh matrix (cold caches, thread pool and BLAS
     // buffers): give it at least 3 warm-up calls and 10 timed ones so the baseline is stable.
-    const double gemm_s = time_median([&] { return at::mm(X, X.t()); },
-                                      std::max(config.warmup, 3), std::max(config.repeats, 10))
-                              .seconds;
-    const double gemm_gflops = gemm_flops / gemm_s / 1e9;
+    auto gemm_rate = [&](const at::Tensor& Y) {
+      const double s = time_median([&] { return at::matmul(Y, Y.transpose(-2, -1)); },
+                                   std::max(config.warmup, 3), std::max(config.repeats, 10))
+                           .seconds;
+      return gemm_flops / s / 1e9;
+    };
+    const double gemm_gflops = gemm_rate(X);
+    // Where bf16 products are native (CUDA; some x86 CPUs), Newton–Schulz also runs in bf16
+    // ("+bf16" rows, as the reference Muon does), and those rows are measured against the
+    // bf16 GEMM of the same shape: like against like.
+    const bool bf16_rows = config.dtype == at::kFloat && fast_bf16_matmul(device);
+    const double gemm_bf16_gflops = bf16_rows ? gemm_rate(X.to(at::kBFloat16)) : 0.0;
 
     auto record = [&](const std::string& op, const std::string& method, double p,
                       const Timing& t, std::optional<double> flops, const at::Tensor& exact) {
@@ -238,7 +270,16 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
         auto t = time_median([&] { return reference_newton_schulz5(G); }, config.warmup,
                              config.repeats);
         rows.push_back(
-            record("polar", "reference_ns5", 0.0, t, newton_schulz_flops(m, n, 5), exact));
+            record("polar", "reference_ns5", 0.0, t, B * newton_schulz_flops(m, n, 5), exact));
+      }
+      if (bf16_rows && wanted(config, "reference_ns5+bf16")) {
+        progress(fmt::format("{} polar reference_ns5+bf16", shape.str()));
+        auto t = time_median(
+            [&] { return reference_newton_schulz5(G.to(at::kBFloat16)).to(config.dtype); },
+            config.warmup, config.repeats);
+        rows.push_back(record("polar", "reference_ns5+bf16", 0.0, t,
+                              B * newton_schulz_flops(m, n, 5), exact));
+        rows.back().gemm_gflops = gemm_bf16_gflops;
       }
       const std::pair<const char*, NsSchedule> schedules[] = {
           {"newton_schulz:jordan", NsSchedule::jordan()},
@@ -247,11 +288,18 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
         const int steps = 5;
         // The FLOPs this path needs: 3.5m²n + 1.5m³ per step where the symmetric products skip
         // a block (CPU, m ≥ 512), 4m²n + 2m³ elsewhere. So GFLOP/s compares honestly with GEMM.
-        polar_with(name,
-                   PolarOptions().method(PolarMethod::newton_schulz).schedule(sched).steps(steps),
-                   newton_schulz_flops(G, steps));
+        const auto opts =
+            PolarOptions().method(PolarMethod::newton_schulz).schedule(sched).steps(steps);
+        polar_with(name, opts, newton_schulz_flops(G, steps));
+        if (bf16_rows && wanted(config, std::string(name) + "+bf16")) {
+          polar_with(std::string(name) + "+bf16",
+                     PolarOptions(opts).compute_dtype(at::kBFloat16),
+                     newton_schulz_flops(G, steps));
+          rows.back().gemm_gflops = gemm_bf16_gflops;
+        }
       }
-      polar_with("gram_eigh", PolarOptions().method(PolarMethod::gram_eigh), gram_eigh_flops(m, n));
+      polar_with("gram_eigh", PolarOptions().method(PolarMethod::gram_eigh),
+                 B * gram_eigh_flops(m, n));
       // SVD: LAPACK/cuSOLVER FLOPs depend on the algorithm; no GFLOP/s is reported.
       polar_with("svd", PolarOptions().method(PolarMethod::svd), std::nullopt);
       if (wanted(config, "auto")) {
@@ -259,17 +307,27 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
         const PolarMethod picked = resolve_polar_method(G, opts);
         std::optional<double> flops;
         if (picked == PolarMethod::newton_schulz) flops = newton_schulz_flops(G, opts.steps());
-        if (picked == PolarMethod::gram_eigh) flops = gram_eigh_flops(m, n);
+        if (picked == PolarMethod::gram_eigh) flops = B * gram_eigh_flops(m, n);
         polar_with("auto", opts, flops);
         rows.back().resolved = to_string(picked);
       }
 
-      std::optional<double> ref_s;
+      // Speed-ups against the reference in the same arithmetic: "+bf16" rows against
+      // reference_ns5+bf16, the others against reference_ns5.
+      std::optional<double> ref_s, ref_bf16_s;
+      const std::string bf16_suffix = "+bf16";
+      auto is_bf16 = [&](const std::string& method) {
+        return method.size() > bf16_suffix.size() &&
+               method.compare(method.size() - bf16_suffix.size(), bf16_suffix.size(),
+                              bf16_suffix) == 0;
+      };
       for (const auto& r : rows) {
         if (r.method == "reference_ns5") ref_s = r.seconds;
+        if (r.method == "reference_ns5+bf16") ref_bf16_s = r.seconds;
       }
       for (auto& r : rows) {
-        if (ref_s) r.speedup = *ref_s / r.seconds;
+        const auto& ref = is_bf16(r.method) ? ref_bf16_s : ref_s;
+        if (ref) r.speedup = *ref / r.seconds;
         records.push_back(std::move(r));
       }
     }
@@ -290,22 +348,22 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
         const int halvings = halvings_of(p);
         const PowerOptions cn = PowerOptions().method(PowerMethod::coupled_newton);
         if (halvings >= 1) {
-          power_with("coupled_newton", cn, coupled_newton_flops(m, n, halvings, cn.iters()));
+          power_with("coupled_newton", cn, B * coupled_newton_flops(m, n, halvings, cn.iters()));
         } else if (wanted(config, "coupled_newton")) {
           progress(fmt::format("{} power p={} coupled_newton skipped (p is not 2^-k)",
                                shape.str(), p));
         }
         power_with("gram_eigh", PowerOptions().method(PowerMethod::gram_eigh),
-                   gram_eigh_flops(m, n));
+                   B * gram_eigh_flops(m, n));
         power_with("svd", PowerOptions().method(PowerMethod::svd), std::nullopt);
         if (wanted(config, "auto")) {
           const PowerOptions opts;
           const PowerMethod picked = resolve_power_method(G, p, opts);
           std::optional<double> flops;
           if (picked == PowerMethod::coupled_newton && halvings >= 1) {
-            flops = coupled_newton_flops(m, n, halvings, opts.iters());
+            flops = B * coupled_newton_flops(m, n, halvings, opts.iters());
           }
-          if (picked == PowerMethod::gram_eigh) flops = gram_eigh_flops(m, n);
+          if (picked == PowerMethod::gram_eigh) flops = B * gram_eigh_flops(m, n);
           power_with("auto", opts, flops);
           rows.back().resolved = to_string(picked);
         }

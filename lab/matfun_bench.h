@@ -15,11 +15,13 @@ namespace lab {
 struct MatrixShape {
   int64_t m = 0;
   int64_t n = 0;
-  std::string str() const;  // "768x3072"
+  int64_t batch = 0;        // > 0: a batch of that many m × n matrices in one call
+  std::string str() const;  // "768x3072", or "64x128x128" for a batch
 };
 
-// "768x3072" -> {768, 3072}. Throws std::invalid_argument naming the string for anything
-// else (e.g. "12y4", "0x5", "x3", "3x", "-1x4").
+// "768x3072" -> {768, 3072}; "64x128x128" -> 64 matrices of 128 × 128. Throws
+// std::invalid_argument naming the string for anything else (e.g. "12y4", "0x5", "x3", "3x",
+// "-1x4", "1x2x3x4").
 MatrixShape parse_shape(const std::string& s);
 // Comma-separated list of shapes; empty entries are errors.
 std::vector<MatrixShape> parse_shapes(const std::string& csv);
@@ -54,7 +56,9 @@ struct MatfunBenchRecord {
   double seconds = 0;   // median wall time of one call
   std::optional<double> gflops;  // nominal FLOPs / seconds; empty for svd (see .cpp)
   double rel_err = 0;   // ‖out − exact‖_F / ‖exact‖_F, exact in float64 by SVD
-  double gemm_gflops = 0;  // X Xᵀ GEMM of the same shape (X wide), GFLOP/s
+  // X Xᵀ GEMM of the same shape (X wide), GFLOP/s, in the arithmetic dtype of the row:
+  // bfloat16 for the "+bf16" rows (run where bf16 products are native), else `dtype`.
+  double gemm_gflops = 0;
   // polar rows: reference_ns5 seconds / seconds; power rows: coupled_newton seconds /
   // seconds (empty when coupled_newton did not run for this p).
   std::optional<double> speedup;

@@ -122,6 +122,14 @@ void StepBenchConfig::validate() const {
   if (repeats < 1) throw std::invalid_argument("bench step: repeats must be >= 1");
   if (warmup < 0) throw std::invalid_argument("bench step: warmup must be >= 0");
   if (threads < 0) throw std::invalid_argument("bench step: threads must be >= 0");
+  if (device != "cpu" && device != "cuda") {
+    throw std::invalid_argument("bench step: device must be cpu or cuda, got '" + device + "'");
+  }
+  if (device == "cuda" && !at::hasCUDA()) {
+    throw std::invalid_argument(
+        "bench step: device cuda requested, but this LibTorch build has no CUDA support or no "
+        "GPU is visible");
+  }
   const auto known = step_bench_optimizers();
   for (const auto& o : optimizers) {
     if (std::find(known.begin(), known.end(), o) == known.end()) {
@@ -166,10 +174,13 @@ std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config) {
   at::manual_seed(static_cast<uint64_t>(config.seed));
   std::vector<std::pair<std::string, at::Tensor>> named;
   std::vector<at::Tensor> all;
+  const at::Device device(config.device == "cuda" ? at::kCUDA : at::kCPU);
   for (const auto& [name, shape] : step_bench_shapes(config)) {
-    auto p = at::randn(shape, at::TensorOptions().dtype(config.dtype)).mul_(0.02);
+    // Drawn on the CPU so that every device steps the same values.
+    auto p = at::randn(shape, at::TensorOptions().dtype(config.dtype)).mul_(0.02).to(device);
     p.set_requires_grad(true);
-    p.mutable_grad() = at::randn(shape, at::TensorOptions().dtype(config.dtype)).mul_(1e-3);
+    p.mutable_grad() =
+        at::randn(shape, at::TensorOptions().dtype(config.dtype)).mul_(1e-3).to(device);
     named.emplace_back(name, p);
     all.push_back(p);
   }
@@ -187,7 +198,14 @@ std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config) {
   for (const auto& name : wanted) {
     if (config.progress) config.progress(name);
     Stepper s = make_stepper(name, part, all);
-    const double med = median_seconds([&] { s.step(); }, config.warmup, config.repeats);
+    // A scalar read-back after the step waits for every kernel it queued (one stream), so
+    // CUDA timings are of finished steps; on the CPU it costs one small reduction.
+    const double med = median_seconds(
+        [&] {
+          s.step();
+          if (device.is_cuda()) (void)all.front().sum().item<double>();
+        },
+        config.warmup, config.repeats);
     if (name == "adamw") adamw_seconds = med;
     StepBenchRecord r;
     r.optimizer = name;

@@ -23,6 +23,7 @@ struct StepBenchConfig {
   int64_t vocab = 50257;    // wte rows (tied head: no extra matrix)
   int64_t positions = 1024; // wpe rows
   at::ScalarType dtype = at::kFloat;
+  std::string device = "cpu";  // "cpu" | "cuda" (parameters drawn on the CPU, then moved)
   int repeats = 3;          // timed steps per optimizer; the median is reported
   int warmup = 1;           // untimed steps first (state allocation)
   int threads = 0;          // at::set_num_threads; 0 = hardware_concurrency()

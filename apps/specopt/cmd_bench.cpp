@@ -92,6 +92,7 @@ struct StepArgs {
   int width = 768;
   int vocab = 50257;
   std::string dtype = "float32";
+  std::string device = "cpu";
   int repeats = 3;
   int warmup = 1;
   int threads = 0;
@@ -112,6 +113,7 @@ lab::StepBenchConfig step_config(const StepArgs& a, int world) {
   c.width = a.width;
   c.vocab = a.vocab;
   c.dtype = a.dtype == "float64" ? at::kDouble : at::kFloat;
+  c.device = a.device;
   c.repeats = a.repeats;
   c.warmup = a.warmup;
   c.threads = a.threads > 0 ? a.threads : std::max(1, hardware_threads() / world);
@@ -206,6 +208,7 @@ int run_step(const StepArgs& a) {
   const auto records = lab::run_step_bench(c);
   std::cout << "# specopt bench step: blocks=" << c.blocks << " width=" << c.width
             << " vocab=" << c.vocab << " positions=" << c.positions << " dtype=" << a.dtype
+            << " device=" << c.device
             << " threads=" << at::get_num_threads() << " repeats=" << c.repeats
             << " warmup=" << c.warmup << " seed=" << c.seed
 #ifdef TORCH_VERSION
@@ -299,6 +302,10 @@ void register_bench(CLI::App& app, Runners& runners) {
   st->add_option("--dtype", s->dtype, "Element type")
       ->check(CLI::IsMember({"float32", "float64"}))
       ->capture_default_str();
+  CLI::Option* device_opt =
+      st->add_option("--device", s->device, "Device of the parameters (one process only)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   st->add_option("--repeats", s->repeats, "Timed steps per optimizer (median reported)")
       ->check(positive_int())
       ->capture_default_str();
@@ -319,7 +326,8 @@ void register_bench(CLI::App& app, Runners& runners) {
   st->add_option("--nproc", s->nproc,
                  "Time DistributedOptimizer per rank at world sizes 1 and N (N local worker "
                  "processes over Gloo; default optimizer muon)")
-      ->check(positive_int());
+      ->check(positive_int())
+      ->excludes(device_opt);
   // Internal: set by the launcher on each worker of --nproc.
   st->add_option("--worker-out", s->worker_out)->group("");
   runners.emplace_back(st, [s, opt_list] {

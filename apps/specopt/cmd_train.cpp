@@ -101,7 +101,8 @@ void register_train(CLI::App& app, Runners& runners) {
     hooks.resume = args->resume;
     hooks.quiet = args->quiet;
     hooks.force_plain = args->plain;
-    hooks.comm = lab::data_parallel_from_env();  // a rank of a world when WORLD_SIZE > 1
+    // A rank of a world when WORLD_SIZE > 1.
+    hooks.comm = lab::data_parallel_from_env(config.device);
     const auto r = lab::train(config, hooks);
     const bool lead = hooks.comm == nullptr || hooks.comm->rank() == 0;
     if (lead) std::cout << r.summary.dump(2) << std::endl;

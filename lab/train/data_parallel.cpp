@@ -7,9 +7,11 @@
 namespace specopt {
 namespace lab {
 
-std::shared_ptr<dist::Communicator> data_parallel_from_env() {
+std::shared_ptr<dist::Communicator> data_parallel_from_env(const std::string& device) {
   if (!dist::env_is_distributed()) return nullptr;
-  return dist::init_from_env();
+  auto options = dist::rendezvous_from_env();
+  options.device_type = at::Device(device).type();
+  return dist::init_process_group(options);
 }
 
 void check_batch_splits(int64_t batch_size, int world_size) {

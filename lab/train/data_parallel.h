@@ -26,8 +26,9 @@ namespace specopt {
 namespace lab {
 
 // The communicator of this process: the process group when WORLD_SIZE > 1 (blocks until every
-// rank has joined, or throws after the rendezvous timeout), nullptr otherwise.
-std::shared_ptr<dist::Communicator> data_parallel_from_env();
+// rank has joined, or throws after the rendezvous timeout), nullptr otherwise. `device` is
+// where the model lives ("cpu", "cuda[:N]"): backend "auto" (the default) picks NCCL for CUDA.
+std::shared_ptr<dist::Communicator> data_parallel_from_env(const std::string& device = "cpu");
 
 // Throws std::invalid_argument naming train.batch_size and the world size when the global
 // batch does not split into world_size equal slices.

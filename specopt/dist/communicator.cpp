@@ -62,8 +62,10 @@ void RendezvousOptions::validate() const {
               master_port, " (must be in [1, 65535])");
   TORCH_CHECK(!master_addr.empty() || !file_store.empty(),
               "specopt::dist: master_addr is empty and no file_store is given");
-  TORCH_CHECK(backend == "gloo" || backend == "nccl", "specopt::dist: unknown backend '",
-              backend, "' (expected gloo or nccl)");
+  TORCH_CHECK(backend == "auto" || backend == "gloo" || backend == "nccl",
+              "specopt::dist: unknown backend '", backend, "' (expected auto, gloo or nccl)");
+  TORCH_CHECK(device_type == at::kCPU || device_type == at::kCUDA,
+              "specopt::dist: invalid device_type ", device_type, " (expected cpu or cuda)");
   TORCH_CHECK(timeout.count() > 0, "specopt::dist: invalid timeout ", timeout.count(),
               " ms (must be > 0)");
 }
@@ -86,14 +88,22 @@ RendezvousOptions rendezvous_from_env() {
 }
 
 // Defined in c10d_communicator.cpp (the only translation unit that includes c10d headers).
-std::shared_ptr<Communicator> make_c10d_communicator(const RendezvousOptions& options);
+std::shared_ptr<Communicator> make_c10d_communicator(const RendezvousOptions& options,
+                                                     const std::string& backend);
+
+std::string resolve_backend(const RendezvousOptions& options) {
+  if (options.backend != "auto") return options.backend;
+  return options.device_type == at::kCUDA && nccl_compiled() ? "nccl" : "gloo";
+}
 
 std::shared_ptr<Communicator> init_process_group(const RendezvousOptions& options) {
   options.validate();
-  if (options.world_size == 1) return make_single_process_communicator();
-  TORCH_CHECK(options.backend != "nccl",
-              "specopt::dist: backend 'nccl' is not implemented yet; use gloo");
-  return make_c10d_communicator(options);
+  // One process needs no group, except when NCCL is asked for by name (a real NCCL
+  // communicator of one rank: how a one-GPU machine tests the NCCL path).
+  if (options.world_size == 1 && options.backend != "nccl") {
+    return make_single_process_communicator();
+  }
+  return make_c10d_communicator(options, resolve_backend(options));
 }
 
 std::shared_ptr<Communicator> init_from_env() { return init_process_group(rendezvous_from_env()); }

@@ -11,11 +11,13 @@
 // Two implementations:
 // * single process (make_single_process_communicator): rank 0 of 1; every collective is the
 //   identity (all_gather copies), no process group, no threads, no sockets;
-// * c10d (init_process_group): Gloo over TCP; rendezvous through a TCPStore on
-//   MASTER_ADDR:MASTER_PORT (rank 0 hosts it) or through a FileStore path shared by all ranks.
-//   Every collective blocks until done; a failure (a peer exited, the network broke, the
-//   timeout passed) throws c10::Error naming the collective, this rank and the world size.
-//   NCCL is not implemented yet: backend "nccl" is refused with a message saying so.
+// * c10d (init_process_group): Gloo over TCP, or NCCL between GPUs (one per rank, LOCAL_RANK)
+//   where LibTorch was built with CUDA and NCCL (nccl_compiled()); rendezvous through a
+//   TCPStore on MASTER_ADDR:MASTER_PORT (rank 0 hosts it) or through a FileStore path shared
+//   by all ranks. Every collective blocks until done; a failure (a peer exited, the network
+//   broke, the timeout passed) throws c10::Error naming the collective, this rank and the
+//   world size. NCCL reduces CUDA tensors: a CPU tensor given to it goes through the rank's
+//   GPU and back.
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -34,7 +36,7 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // "single", "gloo".
+  // "single", "gloo", "nccl".
   virtual std::string backend() const = 0;
 
   // In place on every rank: t ← op over ranks of t. Same shape/dtype on every rank.
@@ -64,7 +66,12 @@ struct RendezvousOptions {
   // Interface address Gloo binds to: empty = MASTER_ADDR when it is a loopback address,
   // otherwise this host's name (SPECOPT_DIST_IFACE_ADDR overrides).
   std::string bind_addr;
-  std::string backend = "gloo";
+  // "auto" (NCCL when device_type is CUDA and nccl_compiled(), else Gloo), "gloo" or "nccl".
+  // "nccl" makes a real NCCL group even at world_size 1 (the others give the single-process
+  // communicator there).
+  std::string backend = "auto";
+  // Where the tensors to reduce live (at::kCPU or at::kCUDA): what "auto" decides on.
+  at::DeviceType device_type = at::kCPU;
   // Rendezvous and every collective give up after this long (the fault bound).
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
 
@@ -75,6 +82,12 @@ struct RendezvousOptions {
 // SPECOPT_DIST_FILE_STORE, SPECOPT_DIST_TIMEOUT_S, SPECOPT_DIST_IFACE_ADDR. Unset variables
 // keep the defaults above; a malformed one throws naming the variable and its value.
 RendezvousOptions rendezvous_from_env();
+
+// Whether this build has the NCCL backend (LibTorch with CUDA and NCCL at configure time).
+bool nccl_compiled();
+
+// The backend init_process_group uses for these options ("gloo" or "nccl").
+std::string resolve_backend(const RendezvousOptions& options);
 
 // True when WORLD_SIZE is set to more than 1.
 bool env_is_distributed();

@@ -13,6 +13,7 @@
 
 #include "lab/npy.h"
 #include "lab/spectra.h"
+#include <specopt/matfun.h>
 #include "tests/common/temp_dir.h"
 #include "tests/common/run_cli.h"
 
@@ -65,6 +66,8 @@ TEST(Cli, OneLineErrors) {
   expect_one_line_error("--bogus", 2, "--bogus");
   expect_one_line_error("bench matfun --shapes 12y4", 2, "12y4");
   expect_one_line_error("bench matfun --shapes 64x64,0x5", 2, "0x5");
+  expect_one_line_error("bench matfun --shapes 2x3x4x5", 2, "2x3x4x5");
+  expect_one_line_error("bench step --nproc 2 --device cuda", 2, "--device");
   expect_one_line_error("bench matfun --dtype float16", 2, "float16");
   expect_one_line_error("bench matfun --repeats zero", 2, "--repeats");
   expect_one_line_error("matfun polar --in a.npy", 2, "--out");
@@ -147,8 +150,10 @@ TEST_F(CliFiles, BenchWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  // 6 polar methods + 4 power methods for each of p = 0.5, 0.25.
-  EXPECT_EQ(j.size(), 14u) << j.dump(1);
+  // 6 polar methods + 4 power methods for each of p = 0.5, 0.25; where bf16 products are
+  // native, 3 more polar rows in bf16.
+  const bool bf16 = specopt::fast_bf16_matmul(at::Device(at::kCPU));
+  EXPECT_EQ(j.size(), bf16 ? 17u : 14u) << j.dump(1);
   const std::set<std::string> required = {"op",     "method",  "p",       "shape",  "dtype",
                                           "device", "seconds", "gflops",  "rel_err",
                                           "gemm_gflops"};
@@ -178,6 +183,22 @@ TEST_F(CliFiles, BenchWritesJsonList) {
   EXPECT_TRUE(methods.count("polar/newton_schulz:polar_express"));
   EXPECT_TRUE(methods.count("power/coupled_newton"));
   EXPECT_TRUE(methods.count("power/auto"));
+}
+
+TEST_F(CliFiles, BenchBatchedShapeTimesTheWholeBatch) {
+  const auto json_path = path("batch.json");
+  const auto r = run_cli("bench matfun --shapes 3x16x24 --ops polar --methods svd,reference_ns5 "
+                         "--repeats 1 --threads 1 --json " + shell_quote(json_path));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(json_path);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j.size(), 2u) << j.dump(1);
+  for (const auto& rec : j) {
+    EXPECT_EQ(rec["shape"], "3x16x24");
+    // Every matrix of the batch is compared with its own exact polar factor.
+    if (rec["method"] == "svd") EXPECT_LT(rec["rel_err"].get<double>(), 1e-5) << rec;
+    if (rec["method"] == "reference_ns5") EXPECT_LT(rec["rel_err"].get<double>(), 0.5) << rec;
+  }
 }
 
 }  // namespace
