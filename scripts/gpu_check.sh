@@ -110,6 +110,13 @@ generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# CUDA's toolkit where the image keeps it (Torch's CMake config looks for it when its LibTorch
+# has CUDA).
+cuda_args=()
+if [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  export PATH=$PATH:/usr/local/cuda/bin
+  cuda_args=(-DCUDAToolkit_ROOT=/usr/local/cuda -DCUDA_TOOLKIT_ROOT_DIR=/usr/local/cuda)
+fi
 offline=()
 for pkg in fmt nlohmann_json CLI11 xtensor tomlplusplus ZLIB GTest; do
   offline+=("-D${pkg}_DIR=$root/cmake/offline")
@@ -123,10 +130,14 @@ configure() {  # configure [extra cmake args]
   TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} cmake -S "$root" -B "$build" "${generator[@]}" "${launcher[@]}" \
     -DCMAKE_BUILD_TYPE=Release -DSPECOPT_BUILD_BENCH=OFF \
     -DCMAKE_FIND_PACKAGE_PREFER_CONFIG=ON -DSPECOPT_DEPS_DIR="$deps" "${offline[@]}" \
-    "${prefix[@]}" "${nccl_args[@]}" "$@"
+    "${prefix[@]}" "${nccl_args[@]}" "${cuda_args[@]}" "$@"
 }
 targets=(specopt_cli specopt_matfun_tests specopt_optim_tests specopt_dist_tests)
-compile() { cmake --build "$build" -j "$jobs" --target "${targets[@]}"; }
+# Keep going past a failed file, so that one error shows every other one and a second try
+# rebuilds only what failed.
+keep_going=(-k)
+[[ ${#generator[@]} -gt 0 ]] && keep_going=(-k 0)
+compile() { cmake --build "$build" -j "$jobs" --target "${targets[@]}" -- "${keep_going[@]}"; }
 nccl_note="as configured"
 if ! { stage configure configure && stage build compile; }; then
   # Second try, chosen from the first one's log: a LibTorch whose headers want C++20 gets it;
@@ -140,35 +151,42 @@ if ! { stage configure configure && stage build compile; }; then
   fi
   stage configure2 configure "${retry[@]}" && stage build2 compile
 fi
-echo "$nccl_note" >"$out/nccl_note.txt"
+nccl_built=$(grep -ho 'specopt: NCCL backend [A-Z]*' "$out"/configure*.log | tail -n 1)
+echo "${nccl_built:-NCCL backend unknown}; $nccl_note" >"$out/nccl_note.txt"
 cli=$build/apps/specopt/specopt
 
 # --- tests ---------------------------------------------------------------------------------
-gtest() {  # gtest BINARY FILTER NAME
-  "$build/tests/$1" --gtest_filter="$2" --gtest_output="json:$out/tests_$3.json"
-}
-stage test_matfun gtest specopt_matfun_tests 'Cuda*' matfun
-stage test_optim gtest specopt_optim_tests '*Cuda*:*Batch*' optim
-stage test_dist gtest specopt_dist_tests 'Nccl*:Backend*' dist
+t=$build/tests
+stage test_matfun timeout 300 "$t/specopt_matfun_tests" --gtest_filter='Cuda*' --gtest_output="json:$out/tests_matfun.json"
+stage test_optim timeout 300 "$t/specopt_optim_tests" --gtest_filter='*Cuda*:*Batch*' --gtest_output="json:$out/tests_optim.json"
+stage test_dist timeout 120 "$t/specopt_dist_tests" --gtest_filter='Nccl*:Backend*' --gtest_output="json:$out/tests_dist.json"
 
 # --- benchmarks ----------------------------------------------------------------------------
+# Each stage has a time limit, so one that hangs cannot take the others' time.
 if [[ $device == cuda ]]; then
-  matfun_args=(--device cuda --shapes 4096x4096,1024x4096,768x3072,64x128x128 --repeats 5 --warmup 2)
+  # 4096²: the Newton–Schulz paths against the GEMM bound (an SVD of that size would take most
+  # of the budget and says nothing about Newton–Schulz); every method on the other shapes.
+  big_args=(--device cuda --shapes 4096x4096 --ops polar --repeats 10 --warmup 3
+            --methods reference_ns5,reference_ns5+bf16,newton_schulz:jordan,newton_schulz:jordan+bf16,newton_schulz:polar_express,newton_schulz:polar_express+bf16,gram_eigh,auto)
+  matfun_args=(--device cuda --shapes 1024x4096,768x3072,64x128x128 --repeats 5 --warmup 2)
   step_args=(--device cuda --repeats 10 --warmup 3)
   peer_args=(--device cuda --repeats 10 --warmup 3)
   train_set=(--set train.device=cuda --set train.steps=300 --set train.eval_interval=100 --set train.log_interval=50)
 else
+  big_args=(--device cpu --shapes 96x128 --ops polar --repeats 1 --warmup 0
+            --methods reference_ns5,newton_schulz:jordan,gram_eigh)
   matfun_args=(--device cpu --shapes 64x96,4x16x16 --repeats 1 --warmup 0 --powers 0.5)
   step_args=(--device cpu --blocks 1 --width 64 --vocab 100 --repeats 1 --warmup 0)
   peer_args=(--device cpu --blocks 1 --width 64 --vocab 100 --repeats 1 --warmup 0)
   train_set=(--set train.device=cpu --set train.steps=4 --set train.eval_interval=2 --set train.log_interval=2
              --set model.n_layer=1 --set model.d_model=32 --set model.context=16 --set data.eval_batches=1)
 fi
-stage matfun "$cli" bench matfun "${matfun_args[@]}" --quiet --json "$out/matfun.json"
-stage step "$cli" bench step "${step_args[@]}" --quiet --json "$out/step.json"
-stage peers "$python" scripts/peer_step.py "${peer_args[@]}" --json "$out/peers.json"
+stage matfun_big timeout 240 "$cli" bench matfun "${big_args[@]}" --quiet --json "$out/matfun_big.json"
+stage matfun timeout 300 "$cli" bench matfun "${matfun_args[@]}" --quiet --json "$out/matfun.json"
+stage step timeout 240 "$cli" bench step "${step_args[@]}" --quiet --json "$out/step.json"
+stage peers timeout 180 "$python" scripts/peer_step.py "${peer_args[@]}" --json "$out/peers.json"
 rm -rf "$build/train_run"
-stage train env SPECOPT_DATA="$deps/data" "$cli" train --config examples/train/gpt_brown_muon.toml \
+stage train timeout 240 env SPECOPT_DATA="$deps/data" "$cli" train --config examples/train/gpt_brown_muon.toml \
   "${train_set[@]}" --set schedule.warmup=2 --set train.checkpoint_interval=0 \
   --set train.out_dir="$build/train_run" --plain
 [[ -f $build/train_run/summary.json ]] && cp "$build/train_run/summary.json" "$out/train_summary.json"

@@ -75,7 +75,8 @@ def main():
     s["tests"] = {name: gtest_counts(load(os.path.join(o, f"tests_{name}.json")))
                   for name in ("matfun", "optim", "dist")}
 
-    matfun = load(os.path.join(o, "matfun.json"))
+    matfun = (load(os.path.join(o, "matfun_big.json")) or []) + \
+        (load(os.path.join(o, "matfun.json")) or [])
     s["matfun_polar"] = matfun_figures(matfun)
     if matfun:
         s["matfun_all"] = matfun
