@@ -6,8 +6,13 @@
 
 #include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Types.hpp>
+// A PyTorch wheel's LibTorch has Gloo inside but ships none of Gloo's headers: there, only NCCL.
+#if __has_include(<gloo/algorithm.h>)
+#define SPECOPT_WITH_GLOO 1
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef SPECOPT_WITH_NCCL
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -27,7 +32,7 @@ namespace dist {
 
 namespace {
 
-bool is_loopback(const std::string& addr) {
+[[maybe_unused]] bool is_loopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
 }
 
@@ -60,6 +65,7 @@ c10::intrusive_ptr<c10d::Store> make_store(const RendezvousOptions& o) {
   return store;
 }
 
+#ifdef SPECOPT_WITH_GLOO
 c10::intrusive_ptr<c10d::ProcessGroupGloo> make_gloo(const c10::intrusive_ptr<c10d::Store>& store,
                                                      const RendezvousOptions& o) {
   auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
@@ -76,6 +82,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> make_gloo(const c10::intrusive_ptr<c1
   options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(iface));
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, o.rank, o.world_size, options);
 }
+#endif
 
 #ifdef SPECOPT_WITH_NCCL
 // One GPU per rank: LOCAL_RANK picks it, as torchrun does.
@@ -224,7 +231,13 @@ std::shared_ptr<Communicator> make_c10d_communicator(const RendezvousOptions& op
                 "docs/gpu.md); use gloo");
 #endif
   }
+#ifdef SPECOPT_WITH_GLOO
   return std::make_shared<C10dCommunicator<c10d::ProcessGroupGloo>>(options, "gloo", &make_gloo);
+#else
+  TORCH_CHECK(false,
+              "specopt::dist: backend 'gloo' is not in this build of specopt (its LibTorch ships "
+              "without Gloo's headers, as a PyTorch wheel does: docs/gpu.md); use nccl");
+#endif
 }
 
 }  // namespace dist
