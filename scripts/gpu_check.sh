@@ -19,15 +19,16 @@
 #   scripts/gpu_check.sh --device cpu --out DIR    # rehearsal: the same build, tiny sizes
 #
 # Options: --device cuda|cpu (default cuda), --out DIR (required), --jobs N (default: cores),
-# --deps DIR (default .device-carry), --build DIR (default build-gpu-check), --python PY.
+# --deps DIR (default .device-carry), --build DIR (default build-gpu-check), --python PY,
+# --tests-only (build and tests; no benchmarks, peers or training).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^set -uo/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'gpu_check: error: %s\n' "$*" >&2; exit 2; }
 
-device=cuda out="" jobs="" deps=.device-carry build=build-gpu-check python=""
+device=cuda out="" jobs="" deps=.device-carry build=build-gpu-check python="" tests_only=0
 while (($#)); do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -37,6 +38,7 @@ while (($#)); do
     --deps) [[ $# -ge 2 ]] || die "--deps needs a directory"; deps=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || die "--build needs a directory"; build=$2; shift 2 ;;
     --python) [[ $# -ge 2 ]] || die "--python needs an interpreter"; python=$2; shift 2 ;;
+    --tests-only) tests_only=1; shift ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -162,6 +164,7 @@ stage test_optim timeout 300 "$t/specopt_optim_tests" --gtest_filter='*Cuda*:*Ba
 stage test_dist timeout 120 "$t/specopt_dist_tests" --gtest_filter='Nccl*:Backend*' --gtest_output="json:$out/tests_dist.json"
 
 # --- benchmarks ----------------------------------------------------------------------------
+if ((tests_only == 0)); then
 # Each stage has a time limit, so one that hangs cannot take the others' time.
 if [[ $device == cuda ]]; then
   # 4096²: the Newton–Schulz paths against the GEMM bound (an SVD of that size would take most
@@ -190,6 +193,7 @@ stage train timeout 240 env SPECOPT_DATA="$deps/data" "$cli" train --config exam
   "${train_set[@]}" --set schedule.warmup=2 --set train.checkpoint_interval=0 \
   --set train.out_dir="$build/train_run" --plain
 [[ -f $build/train_run/summary.json ]] && cp "$build/train_run/summary.json" "$out/train_summary.json"
+fi
 
 # --- summary -------------------------------------------------------------------------------
 "$python" scripts/gpu_summary.py "$out" --device "$device"

@@ -40,8 +40,15 @@ TEST(Cuda, NewtonSchulzBf16MatchesFloat32Iteration) {
   auto q32 = polar(G, opts);
   auto q16 = polar(G, PolarOptions(opts).compute_dtype(at::kBFloat16));
   EXPECT_EQ(q16.scalar_type(), at::kFloat);
-  // bf16 has 8 bits of mantissa: the iteration drifts by a few percent, no more.
-  EXPECT_LE(lab::rel_frobenius_error(q16.cpu(), q32.cpu()), 5e-2);
+  // Five steps leave the small singular values (κ = 1e4) on the steep part of the iteration's
+  // polynomial, where bf16's 8-bit mantissa moves them: the two iterations differ by ≈ 0.11
+  // (measured on an H200; ≈ 0.15 with CPU bf16). What matters is that bf16 does not make the
+  // approximation of U Vᵀ worse: both are ≈ 0.55 from it, bf16 by at most ≈ 0.015 more.
+  const auto exact = lab::exact_spectral_power(G.cpu(), 0);
+  const double err32 = lab::rel_frobenius_error(q32.cpu(), exact);
+  const double err16 = lab::rel_frobenius_error(q16.cpu(), exact);
+  EXPECT_LE(err16, err32 + 0.03) << "bf16 " << err16 << " vs float32 " << err32;
+  EXPECT_LE(lab::rel_frobenius_error(q16.cpu(), q32.cpu()), 0.2);
   auto cpu = polar(G.cpu(), opts);
   EXPECT_LE(lab::rel_frobenius_error(q32.cpu(), cpu), 1e-4);
 }
