@@ -1,5 +1,6 @@
 // The c10d implementation of specopt::dist::Communicator (Gloo). This is the only file that
-// includes c10d headers; the differences between LibTorch 1.13 and 2.x stay in here.
+// includes c10d headers (with specopt/util/torch_compat.h, where the LibTorch version
+// differences are).
 #include <torch/version.h>
 
 #include <c10/util/Exception.h>
@@ -15,6 +16,7 @@
 #include <utility>
 
 #include "specopt/dist/communicator.h"
+#include "specopt/util/torch_compat.h"
 
 namespace specopt {
 namespace dist {
@@ -51,7 +53,7 @@ class C10dCommunicator final : public Communicator {
         so.numWorkers = static_cast<std::size_t>(o.world_size);
         so.waitWorkers = true;
         so.timeout = o.timeout;
-        store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+        store = compat::make_tcp_store(o.master_addr, so);
       }
       store->setTimeout(o.timeout);
       auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
