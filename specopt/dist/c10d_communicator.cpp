@@ -1,7 +1,7 @@
-// The c10d implementation of specopt::dist::Communicator: Gloo always, NCCL where LibTorch was
-// built with CUDA and NCCL (SPECOPT_WITH_NCCL, set by specopt/CMakeLists.txt). This is the
-// only file that includes c10d headers; the differences between LibTorch 1.13 and 2.x stay in
-// here.
+// The c10d implementation of specopt::dist::Communicator: Gloo where LibTorch ships its
+// headers, NCCL where LibTorch was built with CUDA and NCCL (SPECOPT_WITH_NCCL, set by
+// specopt/CMakeLists.txt). This is the only file that includes c10d headers (with
+// specopt/util/torch_compat.h, where the LibTorch version differences are).
 #include <torch/version.h>
 
 #include <c10/util/Exception.h>
@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "specopt/dist/communicator.h"
+#include "specopt/util/torch_compat.h"
 
 namespace specopt {
 namespace dist {
@@ -59,7 +60,7 @@ c10::intrusive_ptr<c10d::Store> make_store(const RendezvousOptions& o) {
     so.numWorkers = static_cast<std::size_t>(o.world_size);
     so.waitWorkers = true;
     so.timeout = o.timeout;
-    store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    store = compat::make_tcp_store(o.master_addr, so);
   }
   store->setTimeout(o.timeout);
   return store;
