@@ -29,6 +29,7 @@ const std::vector<Entry>& entries() {
       {"muon", "hybrid: Muon defaults (newton_schulz jordan x5, bf16 where native, split_qkv) + AdamW"},
       {"muon_f32", "hybrid: Muon (newton_schulz jordan x5 in float32, split_qkv) + AdamW"},
       {"muon_auto", "hybrid: Muon (polar auto, split_qkv) + AdamW"},
+      {"normuon", "hybrid: NorMuon defaults (newton_schulz jordan x5, bf16 where native) + AdamW"},
       {"spectral_adam_q", "hybrid: SpectralAdam p=1/4 (adamq, split_qkv) + AdamW"},
       {"spectral_sgd_z", "hybrid: SpectralSGD p=0 (msgdz, split_qkv) + AdamW"},
       {"lion_k_nuclear", "hybrid: LionK nuclear (split_qkv) + AdamW"},
@@ -96,6 +97,10 @@ StepBenchOptimizer make_step_bench_optimizer(const std::string& name, const Part
         part,
         MuonOptions(0.02).split_qkv(true).polar(PolarOptions().method(PolarMethod::automatic)),
         adamw);
+  } else if (name == "normuon") {
+    o.hybrid = std::make_unique<HybridOptimizer>(
+        part, std::make_unique<NorMuon>(part.spectral_params(), NorMuonOptions(0.02)),
+        std::make_unique<AdamW>(part.adamw_params(), adamw));
   } else if (name == "spectral_adam_q") {
     o.hybrid = std::make_unique<HybridOptimizer>(
         part, SpectralAdamOptions::adamq(1e-3).split_qkv(true), adamw);

@@ -12,6 +12,7 @@
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/polar.h>
 #include <specopt/matfun/spectral_power.h>
+#include <specopt/optim/registry.h>
 
 #include "commands.h"
 #include "lab/experiment.h"
@@ -22,26 +23,12 @@ namespace cli {
 
 namespace {
 
-// The optimizers of specopt/optim (class, preset or option, one line). Kept here rather than
-// in a registry: the library builds optimizers from typed options, not from names.
-const std::vector<std::pair<std::string, std::string>>& optimizers() {
-  static const std::vector<std::pair<std::string, std::string>> all = {
-      {"Muon", "momentum + Newton–Schulz polar factor (paper 1: Lion-K with the nuclear norm)"},
-      {"LionK", "Lion-K with any convex map K (see convex maps)"},
-      {"SpectralAdam", "RMS-normalised update followed by U Σ^p Vᵀ (paper 3)"},
-      {"SpectralSGD", "momentum followed by U Σ^p Vᵀ (paper 3)"},
-      {"Adam", "SpectralAdam preset p = 1 (AdamW)"},
-      {"AdamS", "SpectralAdam preset p = 1/2"},
-      {"AdamQ", "SpectralAdam preset p = 1/4"},
-      {"AdamZ", "SpectralAdam preset p = 0"},
-      {"mSGD", "SpectralSGD preset p = 1 (heavy-ball SGD)"},
-      {"mSGDS", "SpectralSGD preset p = 1/2"},
-      {"mSGDQ", "SpectralSGD preset p = 1/4"},
-      {"mSGDZ", "SpectralSGD preset p = 0 (Muon-like)"},
-      {"AdamW", "decoupled weight decay Adam"},
-      {"Lion", "sign-momentum optimizer"},
-      {"Hybrid", "spectral optimizer for hidden matrices + AdamW for the rest"},
-  };
+// The optimizers of specopt/optim (the library's registry, specopt/optim/registry.h), and the
+// hybrid setup built from them.
+std::vector<std::pair<std::string, std::string>> optimizers() {
+  std::vector<std::pair<std::string, std::string>> all;
+  for (const auto& r : registered_optimizers()) all.emplace_back(r.name, r.summary);
+  all.emplace_back("Hybrid", "spectral optimizer for hidden matrices + AdamW for the rest");
   return all;
 }
 

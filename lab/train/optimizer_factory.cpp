@@ -7,6 +7,7 @@
 #include <specopt/optim/checkpoint.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
+#include <specopt/optim/normuon.h>
 #include <specopt/optim/partition.h>
 #include <specopt/optim/spectral_adam.h>
 
@@ -226,6 +227,16 @@ std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
     if (c.momentum >= 0) o.momentum(c.momentum);
     if (!c.shape_rule.empty()) o.shape_rule(c.shape_rule);
     h = std::make_unique<HybridOptimizer>(partition, common(o, c), vec);
+  } else if (name == "normuon") {
+    if (c.split_qkv) {
+      throw std::invalid_argument("config key 'optimizer.split_qkv': normuon has no split_qkv");
+    }
+    auto o = NorMuonOptions(c.lr).nesterov(c.nesterov).weight_decay(c.weight_decay);
+    if (c.momentum >= 0) o.momentum(c.momentum);
+    if (!c.shape_rule.empty()) o.shape_rule(transforms::parse_shape_rule(c.shape_rule));
+    h = std::make_unique<HybridOptimizer>(
+        partition, std::make_unique<NorMuon>(partition.spectral_params(), o),
+        std::make_unique<AdamW>(partition.adamw_params(), vec));
   } else if (name == "lionk") {
     auto o = LionKOptions(c.lr).map(c.map);
     o.weight_decay(c.weight_decay).split_qkv(c.split_qkv);

@@ -92,8 +92,17 @@ void check_param(double v, bool ok, const char* map, const char* key, const char
 NuclearMap::NuclearMap(PolarOptions polar) : polar_(std::move(polar)) { polar_.validate(); }
 
 std::string NuclearMap::name() const {
-  return polar_.method() == PolarMethod::svd ? "nuclear"
-                                             : "nuclear:method=" + to_string(polar_.method());
+  // Every setting that differs from the registry's default, so make_convex_map(name())
+  // rebuilds this exact map (checkpoints store the map this way).
+  const PolarOptions d = PolarOptions().method(PolarMethod::svd);
+  std::string params;
+  auto add = [&](const std::string& kv) { params += (params.empty() ? ":" : ",") + kv; };
+  if (polar_.method() != d.method()) add("method=" + to_string(polar_.method()));
+  if (polar_.steps() != d.steps()) add("steps=" + std::to_string(polar_.steps()));
+  if (polar_.schedule().name != d.schedule().name) add("schedule=" + polar_.schedule().name);
+  if (polar_.eps() != d.eps()) add("eps=" + detail::format_param(polar_.eps()));
+  if (polar_.tol() != d.tol()) add("tol=" + detail::format_param(polar_.tol()));
+  return "nuclear" + params;
 }
 std::string NuclearMap::describe() const {
   return "nuclear: K = ||X||_*, grad K = U V^T (polar, method " + to_string(polar_.method()) +

@@ -34,11 +34,17 @@ std::unique_ptr<ConvexMap> make_convex_map(const std::string& spec) {
   const auto& rest = parts.params;
 
   if (name == "nuclear") {
-    SpecParams p(name, rest, {"method"});
+    SpecParams p(name, rest, {"method", "steps", "schedule", "eps", "tol"});
     PolarOptions o = PolarOptions().method(PolarMethod::svd);
     if (p.has("method")) {
       o.method(with_context(name, [&] { return parse_polar_method(p.raw("method", "")); }));
     }
+    if (p.has("schedule")) {
+      o.schedule(with_context(name, [&] { return NsSchedule::from_name(p.raw("schedule", "")); }));
+    }
+    o.steps(static_cast<int>(p.integer_or("steps", o.steps())));
+    o.eps(p.number_or("eps", o.eps()));
+    o.tol(p.number_or("tol", o.tol()));
     return std::make_unique<NuclearMap>(o);
   }
   if (name == "spectral" || name == "frobenius" || name == "half_sq_frobenius" || name == "l1" ||

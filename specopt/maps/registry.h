@@ -1,7 +1,9 @@
 #pragma once
 // Building convex maps from text: "name" or "name:key=value,key=value".
 //
-//   nuclear                 nuclear:method=newton_schulz   (method: a polar method, default svd)
+//   nuclear                 nuclear:method=newton_schulz   (method: a polar method, default svd;
+//                           nuclear:method=newton_schulz,steps=3,schedule=polar_express,eps=1e-6,
+//                           tol=1e-4: the polar options; name() spells every non-default one)
 //   spectral   frobenius   half_sq_frobenius   l1   logcosh
 //   schatten:q=3            (q >= 1; q=inf allowed)
 //   ky_fan:k=4              (integer k >= 1)
@@ -21,7 +23,7 @@ namespace specopt {
 
 std::unique_ptr<ConvexMap> make_convex_map(const std::string& spec);
 
-// The map names make_convex_map knows, in papers.md's table order.
+// The map names make_convex_map knows, in docs/maps.md's table order.
 std::vector<std::string> convex_map_names();
 
 }  // namespace specopt

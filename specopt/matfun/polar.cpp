@@ -30,6 +30,11 @@ PolarMethod parse_polar_method(const std::string& name) {
 
 void PolarOptions::validate() const {
   TORCH_CHECK(steps_ >= 1, "Invalid PolarOptions steps: ", steps_, " (must be >= 1)");
+  // steps belongs to Newton–Schulz; `auto` would pick a method silently and ignore it.
+  TORCH_CHECK(method_ != PolarMethod::automatic || steps_ == PolarOptions().steps(),
+              "Invalid PolarOptions: steps(", steps_, ") with method auto (auto chooses the method "
+              "and would ignore steps); set method(PolarMethod::newton_schulz) to run ", steps_,
+              " Newton-Schulz steps, or another method without steps");
   TORCH_CHECK(eps_ >= 0 && std::isfinite(eps_), "Invalid PolarOptions eps: ", eps_,
               " (must be >= 0)");
   TORCH_CHECK(ridge_ >= 0 && std::isfinite(ridge_), "Invalid PolarOptions ridge: ", ridge_,

@@ -14,8 +14,23 @@ namespace detail {
 // `fn` names the calling function in the message.
 void check_matrix(const at::Tensor& G, const char* fn);
 
-// Throws unless every entry is finite; names the function and the first bad value.
+// Throws unless every entry is finite; names the function and the first bad value. Costs a
+// device→host read, so it is skipped inside an InputsCheckedScope.
 void check_finite(const at::Tensor& G, const char* fn);
+
+// While one is alive on this thread, check_finite does nothing: the caller (an optimizer step)
+// has decided about NaN/Inf for all of its inputs at once, in one fused reduction, or has been
+// told not to check. Public matrix functions called outside a step check their input as usual.
+class InputsCheckedScope {
+ public:
+  InputsCheckedScope();
+  ~InputsCheckedScope();
+  InputsCheckedScope(const InputsCheckedScope&) = delete;
+  InputsCheckedScope& operator=(const InputsCheckedScope&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // Per-matrix max |G_ij| with shape (..., 1, 1); matrices that are all zero get 1 so the
 // division G / scale is always safe. Scaling by it first keeps Gram matrices of entries

@@ -6,15 +6,20 @@ namespace T = transforms;
 
 AdamWOptions::AdamWOptions(double lr) : lr_(lr) {}
 
+void AdamWOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("beta1", beta1_, Range::unit);
+  v("beta2", beta2_, Range::unit);
+  v("eps", eps_, Range::nonneg);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("nonfinite", nonfinite_);
+}
+
 void AdamWOptions::validate() const {
-  detail::check_option_nonneg("AdamWOptions", "lr", lr());
-  detail::check_option_unit("AdamWOptions", "beta1", beta1());
-  detail::check_option_unit("AdamWOptions", "beta2", beta2());
+  validate_fields(*this, "AdamWOptions");
   TORCH_CHECK(beta1() < 1 && beta2() < 1, "Invalid AdamWOptions.",
               beta1() < 1 ? "beta2" : "beta1", ": 1 (must be < 1: bias correction divides by "
               "1 - beta^t)");
-  detail::check_option_nonneg("AdamWOptions", "eps", eps());
-  detail::check_option_nonneg("AdamWOptions", "weight_decay", weight_decay());
 }
 
 void AdamW::update(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p,
@@ -35,17 +40,19 @@ void AdamW::update(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p,
 
 LionOptions::LionOptions(double lr) : lr_(lr) {}
 
-void LionOptions::validate() const {
-  detail::check_option_nonneg("LionOptions", "lr", lr());
-  detail::check_option_unit("LionOptions", "beta1", beta1());
-  detail::check_option_unit("LionOptions", "beta2", beta2());
-  detail::check_option_nonneg("LionOptions", "weight_decay", weight_decay());
+void LionOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("beta1", beta1_, Range::unit);
+  v("beta2", beta2_, Range::unit);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("nonfinite", nonfinite_);
 }
+
+void LionOptions::validate() const { validate_fields(*this, "LionOptions"); }
 
 void Lion::update(const LionOptions& o, LionParamState& state, at::Tensor& p,
                   const at::Tensor& g) {
   if (!state.exp_avg().defined()) state.exp_avg(at::zeros_like(p));
-  state.step(state.step() + 1);
 
   const auto c = T::interpolate(state.exp_avg(), g, o.beta1());  // c = β₁m + (1−β₁)g
   T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());       // W ← W − ηλW

@@ -14,37 +14,43 @@
 //     c = β₁ m + (1−β₁) g
 //     W ← W − η (sign(c) + λ W)
 //     m ← β₂ m + (1−β₂) g
-// Lion is Lion-K with K = ‖·‖₁ in Lion's (β₁, β₂) spelling, with M = −m (papers.md, paper 1).
+// Lion is Lion-K with K = ‖·‖₁ in Lion's (β₁, β₂) spelling, with M = −m (arXiv 2506.15054).
 // Both accept parameters of any shape.
 #include <torch/arg.h>
 
 #include <specopt/optim/base.h>
+#include <specopt/optim/fields.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
 
-struct AdamWOptions : public torch::optim::OptimizerCloneableOptions<AdamWOptions> {
+struct AdamWParamState : public RuleStateBase<AdamWParamState> {
+  TORCH_ARG(int64_t, step) = 0;
+  TORCH_ARG(at::Tensor, exp_avg);
+  TORCH_ARG(at::Tensor, exp_avg_sq);
+
+ public:
+  void fields(FieldVisitor& v) override {
+    v("step", step_);
+    v("exp_avg", exp_avg_);
+    v("exp_avg_sq", exp_avg_sq_);
+  }
+};
+
+struct AdamWOptions : public RuleOptionsBase<AdamWOptions, AdamWParamState> {
+  static constexpr const char* kName = "AdamW";
   AdamWOptions(double lr = 1e-3);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 1e-3;
   TORCH_ARG(double, beta1) = 0.9;
   TORCH_ARG(double, beta2) = 0.999;
   TORCH_ARG(double, eps) = 1e-8;
   TORCH_ARG(double, weight_decay) = 1e-2;
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
-  void validate() const;
-};
-
-struct AdamWParamState : public torch::optim::OptimizerCloneableParamState<AdamWParamState> {
-  TORCH_ARG(int64_t, step) = 0;
-  TORCH_ARG(at::Tensor, exp_avg);
-  TORCH_ARG(at::Tensor, exp_avg_sq);
-
- public:
-  ~AdamWParamState() override = default;
+  void fields(FieldVisitor& v) override;
+  void validate() const override;
 };
 
 class AdamW : public OptimizerBase<AdamW, AdamWOptions, AdamWParamState> {
@@ -58,26 +64,26 @@ class AdamW : public OptimizerBase<AdamW, AdamWOptions, AdamWParamState> {
               const at::Tensor& g);
 };
 
-struct LionOptions : public torch::optim::OptimizerCloneableOptions<LionOptions> {
+struct LionParamState : public RuleStateBase<LionParamState> {
+  TORCH_ARG(at::Tensor, exp_avg);  // m (positive-gradient EMA)
+
+ public:
+  void fields(FieldVisitor& v) override { v("exp_avg", exp_avg_); }
+};
+
+struct LionOptions : public RuleOptionsBase<LionOptions, LionParamState> {
+  static constexpr const char* kName = "Lion";
   LionOptions(double lr = 1e-4);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 1e-4;
   TORCH_ARG(double, beta1) = 0.9;
   TORCH_ARG(double, beta2) = 0.99;
   TORCH_ARG(double, weight_decay) = 0.0;
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
-  void validate() const;
-};
-
-struct LionParamState : public torch::optim::OptimizerCloneableParamState<LionParamState> {
-  TORCH_ARG(int64_t, step) = 0;
-  TORCH_ARG(at::Tensor, exp_avg);  // m (positive-gradient EMA)
-
- public:
-  ~LionParamState() override = default;
+  void fields(FieldVisitor& v) override;
+  void validate() const override;
 };
 
 class Lion : public OptimizerBase<Lion, LionOptions, LionParamState> {

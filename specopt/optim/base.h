@@ -2,23 +2,29 @@
 // The step skeleton every specopt optimizer shares (a torch::optim::Optimizer subclass):
 //
 //   step(closure):  NoGradGuard; loss = closure() under AutoGradMode(true);
-//                   1. validate every group's options, reject duplicate parameters, check
-//                      each parameter's shape (Derived::check_param);
-//                   2. check EVERY defined gradient for NaN/Inf before anything changes:
-//                      by default throw naming (group, parameter, shape); with the group's
-//                      skip_nonfinite option, skip the whole step and count it;
-//                   3. for each parameter with a defined gradient: create its state lazily
-//                      and call Derived::update(options, state, param, grad).
+//                   1. gradients_finite(): ONE fused reduction over every defined gradient of
+//                      the groups whose option `nonfinite` is not `ignore`, ONE device→host
+//                      read; on a NaN/Inf entry the group's option decides: `error` throws
+//                      naming (group, parameter, shape) before anything changes, `skip` skips
+//                      the whole step and counts it;
+//                   2. update_all(): for each group, the parameters with a defined gradient,
+//                      their state created lazily, Derived::update_group (or update) per group.
+//                      The matrix functions called from here do not re-check their input.
 //   Parameters whose gradient is undefined are not touched (no weight decay, no state).
+//   Nothing on this path builds strings unless it throws.
 //
-// Construction re-applies each group's own options after Optimizer's constructor (LibTorch
-// 2.x may replace third-party group options by the defaults; libtorch-notes.md), checks the
-// options' type, validates them, rejects duplicate parameters across groups (LibTorch only
-// sees those with state) and checks shapes, so a bad setup fails before the first step.
+// Validation happens at the boundaries: construction and add_param_group re-apply each
+// group's own options after Optimizer's (LibTorch 2.x may replace third-party group options by
+// the defaults), check the options' type, validate them (each type's declared fields, see
+// specopt/optim/fields.h), reject duplicate parameters across groups (LibTorch only sees those
+// with state) and check every parameter's shape, so a bad setup fails before the first step.
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 #include <torch/optim/optimizer.h>
+
+#include <specopt/matfun/validate.h>
+#include <specopt/optim/fields.h>
 
 #include <cstdint>
 #include <memory>
@@ -33,9 +39,7 @@ namespace specopt {
 namespace detail {
 // Option checks shared by every XxxOptions::validate(); each message names the options type
 // and the option, e.g. "Invalid MuonOptions.lr: -1 (must be finite and >= 0)".
-void check_option_nonneg(const char* options, const char* name, double value);
 void check_option_unit(const char* options, const char* name, double value);  // in [0, 1]
-void check_option_positive(const char* options, const char* name, double value);
 }  // namespace detail
 
 // Non-template base: what callers can ask of any specopt optimizer.
@@ -43,7 +47,7 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
  public:
   using torch::optim::Optimizer::Optimizer;
 
-  // Steps skipped because of a non-finite gradient (option skip_nonfinite).
+  // Steps skipped because of a non-finite gradient (option nonfinite = skip).
   int64_t skipped_steps() const { return skipped_steps_; }
   // Restores the counter (load_checkpoint); n >= 0.
   void set_skipped_steps(int64_t n) {
@@ -52,6 +56,12 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
   }
   // The optimizer's name as used in messages ("Muon", "LionK", ...).
   virtual std::string name() const = 0;
+
+  // torch::save / torch::load: every group's options, every state field, skipped_steps
+  // (the format of specopt/optim/checkpoint.h, without extras). load validates everything
+  // before it changes anything.
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
 
   // The state-map key of a parameter (a string of its TensorImpl address in LibTorch 1.13,
   // the address itself in 2.x).
@@ -67,21 +77,37 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
     }
   }
 
+  // Step 1 of step(): decides about NaN/Inf in every gradient at once (see the top of this
+  // file). Returns false when the step is to be skipped (counted in skipped_steps()); throws
+  // under `error`, nothing changed.
+  bool gradients_finite();
+  // Step 2 of step(): updates every group from its gradients, without checks. HybridOptimizer
+  // and DistributedOptimizer call it after their own one check of all gradients.
+  virtual void update_all() = 0;
+
  protected:
   // Throws if a parameter appears twice across all groups.
   void check_no_duplicates() const;
-  // Index (group, param) of the first defined gradient with a NaN/Inf entry; (-1, -1) if none.
-  // One host synchronisation for all gradients together.
-  std::pair<int64_t, int64_t> find_nonfinite_grad() const;
 
   int64_t skipped_steps_ = 0;
 };
+
+namespace detail {
+// Index into `grads` (all defined) of the first with a NaN/Inf entry, or -1: one fused
+// reduction and one device→host read for all of them together. Every optimizer step's read
+// goes through here.
+int64_t first_nonfinite(const std::vector<at::Tensor>& grads);
+}  // namespace detail
+
+// Device→host reads made by detail::first_nonfinite since the program started (tests count
+// the reads of a step with it).
+int64_t optimizer_host_reads();
 
 // Derived provides:
 //   static void check_param(const Options&, const at::Tensor& p, const std::string& where);
 //   void update(const Options&, State&, at::Tensor& p, const at::Tensor& grad);
 //     or, to see a whole group at once, void update_group(const Options&, std::vector<Item>&);
-// Options provides validate() (throwing with the option's name) and skip_nonfinite().
+// Options is a RuleOptions (specopt/optim/fields.h): declared fields, validate(), nonfinite().
 template <typename Derived, typename Options, typename State>
 class OptimizerBase : public SpecoptOptimizer {
  public:
@@ -112,22 +138,16 @@ class OptimizerBase : public SpecoptOptimizer {
       c10::AutoGradMode enable_grad(true);
       loss = closure();
     }
-    check_setup();
-    const auto bad = find_nonfinite_grad();
-    if (bad.first >= 0) {
-      auto& group = param_groups_[static_cast<size_t>(bad.first)];
-      if (options_of(group).skip_nonfinite()) {
-        ++skipped_steps_;
-        return loss;
-      }
-      const auto& p = group.params()[static_cast<size_t>(bad.second)];
-      TORCH_CHECK(false, Derived::kName, ": non-finite (NaN or Inf) gradient in param group ",
-                  bad.first, ", parameter ", bad.second, " (shape ", p.sizes(),
-                  "); no parameter or state was modified. Set skip_nonfinite(true) to skip "
-                  "such steps instead.");
-    }
+    if (gradients_finite()) update_all();
+    return loss;
+  }
+
+  void update_all() override {
+    c10::NoGradGuard no_grad;
+    detail::InputsCheckedScope inputs_checked;
+    std::vector<Item> items;
     for (auto& group : param_groups_) {
-      std::vector<Item> items;
+      items.clear();
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         // `param` shares storage with p: in-place updates reach the parameter.
@@ -135,7 +155,23 @@ class OptimizerBase : public SpecoptOptimizer {
       }
       if (!items.empty()) static_cast<Derived*>(this)->update_group(options_of(group), items);
     }
-    return loss;
+  }
+
+  // As Optimizer's, then the group's options and shapes are checked like the constructor's.
+  void add_param_group(const torch::optim::OptimizerParamGroup& group) {
+    SpecoptOptimizer::add_param_group(group);
+    if (group.has_options()) {
+      const auto* own = dynamic_cast<const Options*>(&group.options());
+      TORCH_CHECK(own != nullptr, Derived::kName, ": the added param group carries options of "
+                                                  "another optimizer type");
+      param_groups_.back().set_options(std::make_unique<Options>(*own));
+    }
+    try {
+      check_setup();
+    } catch (...) {
+      param_groups_.pop_back();
+      throw;
+    }
   }
 
   std::string name() const override { return Derived::kName; }

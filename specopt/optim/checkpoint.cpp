@@ -8,25 +8,15 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
-#include <type_traits>
 #include <utility>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <specopt/maps/registry.h>
-#include <specopt/optim/adamw.h>
-#include <specopt/optim/lion_k.h>
-#include <specopt/optim/muon.h>
-#include <specopt/optim/spectral_adam.h>
+#include <specopt/optim/fields.h>
+#include <specopt/util/atomic_file.h>
 
 namespace specopt {
 namespace {
@@ -42,755 +32,344 @@ std::string ident(std::string key) {
   }
   return key;
 }
-void awrite(OutputArchive& a, const std::string& key, const c10::IValue& v) {
-  a.write(ident(key), v);
-}
-void awrite(OutputArchive& a, const std::string& key, const at::Tensor& t, bool is_buffer) {
-  a.write(ident(key), t, is_buffer);
-}
-bool aread(InputArchive& a, const std::string& key, c10::IValue& v) {
-  return a.try_read(ident(key), v);
-}
-bool aread(InputArchive& a, const std::string& key, at::Tensor& t, bool is_buffer) {
-  return a.try_read(ident(key), t, is_buffer);
-}
-
-// ---------------------------------------------------------------------------------------
-// Field visitors: one description of each options / state type, used both ways.
-
-struct Writer {
-  OutputArchive& a;
-  std::string prefix;
-
-  void put(const std::string& k, c10::IValue v) { awrite(a, prefix + k, v); }
-  void operator()(const std::string& k, double& x) { put(k, x); }
-  void operator()(const std::string& k, bool& x) { put(k, x); }
-  void operator()(const std::string& k, int& x) { put(k, static_cast<int64_t>(x)); }
-  void operator()(const std::string& k, int64_t& x) { put(k, x); }
-  void operator()(const std::string& k, std::string& x) { put(k, x); }
-  void operator()(const std::string& k, ShapeRule& x) { put(k, to_string(x)); }
-  void operator()(const std::string& k, PolarMethod& x) { put(k, to_string(x)); }
-  void operator()(const std::string& k, PowerMethod& x) { put(k, to_string(x)); }
-  void operator()(const std::string& k, c10::optional<at::ScalarType>& x) {
-    put(k, x.has_value() ? static_cast<int64_t>(*x) : int64_t(-1));
-  }
-  void operator()(const std::string& k, std::shared_ptr<const ConvexMap>& x) {
-    put(k, x ? x->name() : std::string());
-  }
-  void operator()(const std::string& k, std::vector<double>& x) { put(k, x); }
-  void tensor(const std::string& k, at::Tensor& t) {
-    if (t.defined()) awrite(a, prefix + k, t.detach().cpu(), /*is_buffer=*/true);
-  }
-};
-
-// Reads into the fields it visits; every failure throws naming the key.
-struct Reader {
-  InputArchive& a;
-  std::string prefix;
-  std::string path;
-
-  c10::IValue get(const std::string& k) {
-    c10::IValue v;
-    TORCH_CHECK(aread(a, prefix + k, v), "load_checkpoint: '", path, "' lacks the entry '",
-                prefix + k, "' (corrupt, or written by another specopt version)");
-    return v;
-  }
-  [[noreturn]] void bad(const std::string& k, const char* want) {
-    TORCH_CHECK(false, "load_checkpoint: '", path, "': entry '", prefix + k, "' is not ", want);
-  }
-  void operator()(const std::string& k, double& x) {
-    auto v = get(k);
-    if (!v.isDouble()) bad(k, "a double");
-    x = v.toDouble();
-  }
-  void operator()(const std::string& k, bool& x) {
-    auto v = get(k);
-    if (!v.isBool()) bad(k, "a bool");
-    x = v.toBool();
-  }
-  void operator()(const std::string& k, int64_t& x) {
-    auto v = get(k);
-    if (!v.isInt()) bad(k, "an integer");
-    x = v.toInt();
-  }
-  void operator()(const std::string& k, int& x) {
-    int64_t y = 0;
-    (*this)(k, y);
-    x = static_cast<int>(y);
-  }
-  void operator()(const std::string& k, std::string& x) {
-    auto v = get(k);
-    if (!v.isString()) bad(k, "a string");
-    x = v.toStringRef();
-  }
-  void operator()(const std::string& k, ShapeRule& x) {
-    std::string s;
-    (*this)(k, s);
-    x = transforms::parse_shape_rule(s);
-  }
-  void operator()(const std::string& k, PolarMethod& x) {
-    std::string s;
-    (*this)(k, s);
-    x = parse_polar_method(s);
-  }
-  void operator()(const std::string& k, PowerMethod& x) {
-    std::string s;
-    (*this)(k, s);
-    x = parse_power_method(s);
-  }
-  void operator()(const std::string& k, c10::optional<at::ScalarType>& x) {
-    int64_t y = 0;
-    (*this)(k, y);
-    if (y < 0) {
-      x = c10::nullopt;
-    } else {
-      TORCH_CHECK(y < static_cast<int64_t>(at::ScalarType::NumOptions), "load_checkpoint: '",
-                  path, "': entry '", prefix + k, "' is not a dtype (", y, ")");
-      x = static_cast<at::ScalarType>(y);
-    }
-  }
-  void operator()(const std::string& k, std::shared_ptr<const ConvexMap>& x) {
-    std::string s;
-    (*this)(k, s);
-    if (s.empty()) {
-      x = nullptr;
-      return;
-    }
-    try {
-      x = std::shared_ptr<const ConvexMap>(make_convex_map(s));
-    } catch (const std::exception& e) {
-      TORCH_CHECK(false, "load_checkpoint: '", path, "': cannot rebuild the convex map '", s,
-                  "' (entry '", prefix + k, "') with make_convex_map: ", e.what());
-    }
-  }
-  void operator()(const std::string& k, std::vector<double>& x) {
-    auto v = get(k);
-    if (!v.isDoubleList()) bad(k, "a list of doubles");
-    x = v.toDoubleVector();
-  }
-  void tensor(const std::string& k, at::Tensor& t) {
-    at::Tensor r;
-    if (aread(a, prefix + k, r, /*is_buffer=*/true)) {
-      t = r;
-    } else {
-      t = at::Tensor();
-    }
-  }
-};
-
-template <class V>
-void visit(V& v, const std::string& pre, NsSchedule& s) {
-  v(pre + "name", s.name);
-  std::vector<double> flat;
-  for (const auto& c : s.coefficients) flat.insert(flat.end(), c.begin(), c.end());
-  v(pre + "coefficients", flat);
-  TORCH_CHECK(flat.size() % 3 == 0, "load_checkpoint: Newton-Schulz table '", pre,
-              "coefficients' has ", flat.size(), " entries (not a multiple of 3)");
-  s.coefficients.clear();
-  for (size_t i = 0; i < flat.size(); i += 3) s.coefficients.push_back({flat[i], flat[i + 1], flat[i + 2]});
-  v(pre + "norm_factor", s.norm_factor);
-  bool has_tail = s.tail.has_value();
-  std::vector<double> tail = has_tail ? std::vector<double>(s.tail->begin(), s.tail->end())
-                                      : std::vector<double>{};
-  v(pre + "has_tail", has_tail);
-  v(pre + "tail", tail);
-  if (has_tail) {
-    TORCH_CHECK(tail.size() == 3, "load_checkpoint: Newton-Schulz tail '", pre, "tail' has ",
-                tail.size(), " entries (expected 3)");
-    s.tail = std::array<double, 3>{tail[0], tail[1], tail[2]};
-  } else {
-    s.tail = c10::nullopt;
-  }
-}
-
-template <class V>
-void visit(V& v, const std::string& pre, PolarOptions& o) {
-  v(pre + "method", o.method());
-  visit(v, pre + "schedule.", o.schedule());
-  v(pre + "steps", o.steps());
-  v(pre + "eps", o.eps());
-  v(pre + "ridge", o.ridge());
-  v(pre + "tol", o.tol());
-  v(pre + "compute_dtype", o.compute_dtype());
-  v(pre + "bf16_where_fast", o.bf16_where_fast());
-}
-
-template <class V>
-void visit(V& v, const std::string& pre, PowerOptions& o) {
-  v(pre + "method", o.method());
-  v(pre + "iters", o.iters());
-  v(pre + "tol", o.tol());
-  v(pre + "compute_dtype", o.compute_dtype());
-  visit(v, pre + "polar.", o.polar());
-}
-
-template <class V>
-void visit(V& v, MuonOptions& o) {
-  v("lr", o.lr());
-  v("momentum", o.momentum());
-  v("nesterov", o.nesterov());
-  visit(v, "polar.", o.polar());
-  v("shape_rule", o.shape_rule());
-  v("weight_decay", o.weight_decay());
-  v("split_qkv", o.split_qkv());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-template <class V>
-void visit(V& v, LionKOptions& o) {
-  v("lr", o.lr());
-  v("map", o.map());
-  v("beta_pol", o.beta_pol());
-  v("beta_nes", o.beta_nes());
-  v("weight_decay", o.weight_decay());
-  v("implicit_weight_decay", o.implicit_weight_decay());
-  v("split_qkv", o.split_qkv());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-template <class V>
-void visit(V& v, SpectralAdamOptions& o) {
-  v("lr", o.lr());
-  v("p", o.p());
-  v("beta1", o.beta1());
-  v("beta2", o.beta2());
-  v("eps", o.eps());
-  v("weight_decay", o.weight_decay());
-  visit(v, "power.", o.power());
-  v("shape_rule", o.shape_rule());
-  v("split_qkv", o.split_qkv());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-template <class V>
-void visit(V& v, SpectralSGDOptions& o) {
-  v("lr", o.lr());
-  v("p", o.p());
-  v("momentum", o.momentum());
-  v("weight_decay", o.weight_decay());
-  visit(v, "power.", o.power());
-  v("shape_rule", o.shape_rule());
-  v("split_qkv", o.split_qkv());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-template <class V>
-void visit(V& v, AdamWOptions& o) {
-  v("lr", o.lr());
-  v("beta1", o.beta1());
-  v("beta2", o.beta2());
-  v("eps", o.eps());
-  v("weight_decay", o.weight_decay());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-template <class V>
-void visit(V& v, LionOptions& o) {
-  v("lr", o.lr());
-  v("beta1", o.beta1());
-  v("beta2", o.beta2());
-  v("weight_decay", o.weight_decay());
-  v("skip_nonfinite", o.skip_nonfinite());
-}
-
-template <class V>
-void visit(V& v, MuonParamState& s) {
-  v.tensor("momentum_buffer", s.momentum_buffer());
-  v("step", s.step());
-}
-template <class V>
-void visit(V& v, LionKParamState& s) {
-  v.tensor("momentum", s.momentum());
-  v("step", s.step());
-}
-template <class V>
-void visit(V& v, SpectralAdamParamState& s) {
-  v("step", s.step());
-  v.tensor("exp_avg", s.exp_avg());
-  v.tensor("exp_avg_sq", s.exp_avg_sq());
-}
-template <class V>
-void visit(V& v, SpectralSGDParamState& s) {
-  v("step", s.step());
-  v.tensor("momentum_buffer", s.momentum_buffer());
-}
-template <class V>
-void visit(V& v, AdamWParamState& s) {
-  v("step", s.step());
-  v.tensor("exp_avg", s.exp_avg());
-  v.tensor("exp_avg_sq", s.exp_avg_sq());
-}
-template <class V>
-void visit(V& v, LionParamState& s) {
-  v("step", s.step());
-  v.tensor("exp_avg", s.exp_avg());
-}
-
-// ---------------------------------------------------------------------------------------
-// The known (kind, options, state) triples; dispatch on a group's options type or kind name.
-
-template <class Opt, class Opts, class St>
-struct Kind {
-  using Optimizer = Opt;
-  using Options = Opts;
-  using State = St;
-  static const char* name() { return Opt::kName; }
-};
-
-template <class F>
-bool for_each_kind(F&& f) {
-  return f(Kind<Muon, MuonOptions, MuonParamState>{}) ||
-         f(Kind<LionK, LionKOptions, LionKParamState>{}) ||
-         f(Kind<SpectralAdam, SpectralAdamOptions, SpectralAdamParamState>{}) ||
-         f(Kind<SpectralSGD, SpectralSGDOptions, SpectralSGDParamState>{}) ||
-         f(Kind<AdamW, AdamWOptions, AdamWParamState>{}) ||
-         f(Kind<Lion, LionOptions, LionParamState>{});
-}
-
-std::string kind_of(const torch::optim::OptimizerOptions& o) {
-  std::string out;
-  for_each_kind([&](auto k) {
-    using K = decltype(k);
-    if (dynamic_cast<const typename K::Options*>(&o) == nullptr) return false;
-    out = K::name();
-    return true;
-  });
-  return out;
-}
-
-
-// Moves a loaded state's tensors onto the parameter's device, checking their shapes.
-struct StateMover {
-  const at::Tensor& p;
-  const std::string& who;
-  size_t gi, pi;
-  template <class T>
-  void operator()(const std::string&, T&) {}
-  void tensor(const std::string& k, at::Tensor& t) {
-    if (!t.defined()) return;
-    TORCH_CHECK(t.sizes() == p.sizes(), who, ": param group ", gi, ", parameter ", pi,
-                ": state tensor '", k, "' has shape ", t.sizes(), ", the parameter ",
-                p.sizes());
-    t = t.to(p.device());
-  }
-};
 
 std::string gkey(size_t gi) { return "g" + std::to_string(gi) + "."; }
 std::string pkey(size_t gi, size_t pi) {
   return "g" + std::to_string(gi) + ".p" + std::to_string(pi) + ".";
 }
+
+// The declared facts of a group's options; every specopt rule has them.
+const RuleOptions& rule_of(const torch::optim::OptimizerOptions& o, const std::string& who,
+                           const std::string& what) {
+  const auto* rule = dynamic_cast<const RuleOptions*>(&o);
+  TORCH_CHECK(rule != nullptr, who, ": ", what,
+              " has options that are not a specopt rule's (no declared fields)");
+  return *rule;
+}
+
+void put(OutputArchive& a, const std::string& key, const c10::IValue& v) { a.write(ident(key), v); }
+
+// Typed reads of the entries outside the declared fields; each failure names the entry.
+class Entries {
+ public:
+  Entries(InputArchive& a, std::string who) : a_(a), who_(std::move(who)) {}
+  const std::string& who() const { return who_; }
+
+  c10::IValue get(const std::string& k) {
+    c10::IValue v;
+    TORCH_CHECK(a_.try_read(ident(k), v), who_, " lacks the entry '", k,
+                "' (corrupt, or written by another specopt version)");
+    return v;
+  }
+  int64_t integer(const std::string& k) { return as(k, get(k), &c10::IValue::isInt, "an integer").toInt(); }
+  double real(const std::string& k) { return as(k, get(k), &c10::IValue::isDouble, "a double").toDouble(); }
+  bool boolean(const std::string& k) { return as(k, get(k), &c10::IValue::isBool, "a bool").toBool(); }
+  std::string string(const std::string& k) {
+    return as(k, get(k), &c10::IValue::isString, "a string").toStringRef();
+  }
+  std::vector<int64_t> ints(const std::string& k) {
+    return as(k, get(k), &c10::IValue::isIntList, "an int list").toIntVector();
+  }
+  std::vector<double> reals(const std::string& k) {
+    return as(k, get(k), &c10::IValue::isDoubleList, "a list of doubles").toDoubleVector();
+  }
+  bool tensor(const std::string& k, at::Tensor& t) { return a_.try_read(ident(k), t, true); }
+  InputArchive& archive() { return a_; }
+
+ private:
+  c10::IValue as(const std::string& k, c10::IValue v, bool (c10::IValue::*is)() const,
+                 const char* want) {
+    TORCH_CHECK((v.*is)(), who_, ": entry '", k, "' is not ", want);
+    return v;
+  }
+  InputArchive& a_;
+  std::string who_;
+};
+
+// ---- Save ----------------------------------------------------------------------------------
+
+void write_groups(OutputArchive& a, const SpecoptOptimizer& optimizer, bool save_parameters) {
+  const auto& groups = optimizer.param_groups();
+  const auto& state = optimizer.state();
+  const std::string who = "save_checkpoint: " + optimizer.name();
+  put(a, "layout.groups", static_cast<int64_t>(groups.size()));
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& params = groups[gi].params();
+    const auto& rule = rule_of(groups[gi].options(), who, "param group " + std::to_string(gi));
+    put(a, "layout." + gkey(gi) + "params", static_cast<int64_t>(params.size()));
+    put(a, gkey(gi) + "kind", std::string(rule.kind()));
+    write_fields(a, gkey(gi) + "opt.", rule);
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      const auto& p = params[pi];
+      put(a, "layout." + pkey(gi, pi) + "shape", p.sizes().vec());
+      put(a, "layout." + pkey(gi, pi) + "dtype", std::string(c10::toString(p.scalar_type())));
+      auto it = state.find(SpecoptOptimizer::state_key(state, p));
+      const bool has = it != state.end();
+      put(a, pkey(gi, pi) + "has_state", has);
+      if (has) {
+        const auto* fields = dynamic_cast<const DeclaredFields*>(it->second.get());
+        TORCH_CHECK(fields != nullptr, who, ": param group ", gi, ", parameter ", pi,
+                    " has state without declared fields");
+        write_fields(a, pkey(gi, pi) + "state.", *fields);
+      }
+      if (save_parameters) a.write(ident(pkey(gi, pi) + "param"), p.detach().cpu(), true);
+    }
+  }
+  const auto* defaults = dynamic_cast<const RuleOptions*>(&optimizer.defaults());
+  put(a, "defaults.kind", std::string(defaults ? defaults->kind() : ""));
+  if (defaults) write_fields(a, "defaults.opt.", *defaults);
+}
+
+void write_extras(OutputArchive& a, const CheckpointExtras& extras) {
+  put(a, "lr_sched.count", static_cast<int64_t>(extras.lr_schedulers.size()));
+  for (size_t i = 0; i < extras.lr_schedulers.size(); ++i) {
+    const LrScheduler* s = extras.lr_schedulers[i];
+    TORCH_CHECK(s != nullptr, "save_checkpoint: lr_schedulers[", i, "] is null");
+    const std::string k = "lr_sched." + std::to_string(i) + ".";
+    put(a, k + "position", s->position());
+    put(a, k + "base_lrs", s->base_lrs());
+    put(a, k + "schedule", s->schedule().spec());
+  }
+  put(a, "mom_sched.count", static_cast<int64_t>(extras.momentum_schedulers.size()));
+  for (size_t i = 0; i < extras.momentum_schedulers.size(); ++i) {
+    const MomentumScheduler* s = extras.momentum_schedulers[i];
+    TORCH_CHECK(s != nullptr, "save_checkpoint: momentum_schedulers[", i, "] is null");
+    const std::string k = "mom_sched." + std::to_string(i) + ".";
+    put(a, k + "position", s->position());
+    put(a, k + "schedule", s->schedule().spec());
+  }
+  auto named = [&](const std::string& base, const auto& values) {
+    put(a, base + "count", static_cast<int64_t>(values.size()));
+    size_t i = 0;
+    for (const auto& kv : values) {
+      const std::string k = base + std::to_string(i++) + ".";
+      put(a, k + "name", kv.first);
+      put(a, k + "value", kv.second);
+    }
+  };
+  named("extras.doubles.", extras.doubles);
+  named("extras.integers.", extras.integers);
+}
+
+// ---- Load: read and validate everything into fresh objects (LoadPlan), then apply ----------
+
+struct LoadPlan {
+  int64_t skipped = 0;
+  std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> options;
+  std::vector<std::vector<std::unique_ptr<torch::optim::OptimizerParamState>>> state;
+  std::vector<std::vector<at::Tensor>> params;
+  std::unique_ptr<torch::optim::OptimizerOptions> defaults;
+  std::vector<std::pair<int64_t, std::vector<double>>> lr_schedulers;
+  std::vector<int64_t> momentum_schedulers;
+  std::map<std::string, double> doubles;
+  std::map<std::string, int64_t> integers;
+};
+
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream os;
   os << c10::IntArrayRef(s);
   return os.str();
 }
 
-// ---------------------------------------------------------------------------------------
-// Atomic file write.
+void read_header(Entries& r, const SpecoptOptimizer& optimizer, LoadPlan& plan) {
+  c10::IValue v;
+  TORCH_CHECK(r.archive().try_read(ident("specopt.format_version"), v) && v.isInt(), r.who(),
+              " is not a specopt optimizer checkpoint (no format version)");
+  TORCH_CHECK(v.toInt() == kCheckpointFormatVersion, r.who(), " has checkpoint format version ",
+              v.toInt(), "; this build reads version ", kCheckpointFormatVersion);
+  const std::string kind = r.string("specopt.kind");
+  TORCH_CHECK(kind == optimizer.name(), r.who(), ": checkpoint is for ", kind,
+              ", optimizer is ", optimizer.name());
+  plan.skipped = r.integer("specopt.skipped_steps");
+  TORCH_CHECK(plan.skipped >= 0, r.who(), ": negative skipped_steps ", plan.skipped);
+}
 
-std::string errno_text(int err) { return std::strerror(err); }
+// The same groups, parameter counts, shapes and dtypes as the optimizer's.
+void check_layout(Entries& r, const SpecoptOptimizer& optimizer) {
+  const auto& groups = optimizer.param_groups();
+  const int64_t ngroups = r.integer("layout.groups");
+  TORCH_CHECK(ngroups == static_cast<int64_t>(groups.size()), r.who(), ": the checkpoint has ",
+              ngroups, " param groups, the optimizer has ", groups.size());
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& params = groups[gi].params();
+    const int64_t np = r.integer("layout." + gkey(gi) + "params");
+    TORCH_CHECK(np == static_cast<int64_t>(params.size()), r.who(), ": param group ", gi,
+                " has ", np, " parameters in the checkpoint, ", params.size(),
+                " in the optimizer");
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      const auto shape = r.ints("layout." + pkey(gi, pi) + "shape");
+      const std::string dtype = r.string("layout." + pkey(gi, pi) + "dtype");
+      const auto& p = params[pi];
+      TORCH_CHECK(shape == p.sizes().vec(), r.who(), ": param group ", gi, ", parameter ", pi,
+                  ": shape ", shape_str(shape), " in the checkpoint, ",
+                  shape_str(p.sizes().vec()), " in the optimizer");
+      const std::string pd = c10::toString(p.scalar_type());
+      TORCH_CHECK(dtype == pd, r.who(), ": param group ", gi, ", parameter ", pi, ": dtype ",
+                  dtype, " in the checkpoint, ", pd, " in the optimizer");
+    }
+  }
+}
+
+// A parameter's saved state: its rule's fields, tensors moved onto the parameter's device.
+std::unique_ptr<torch::optim::OptimizerParamState> read_state(Entries& r, const RuleOptions& rule,
+                                                             const at::Tensor& p, size_t gi,
+                                                             size_t pi) {
+  auto state = rule.make_state();
+  auto& fields = dynamic_cast<DeclaredFields&>(*state);
+  read_fields(r.archive(), pkey(gi, pi) + "state.", fields, r.who());
+  for_each_tensor(fields, [&](const std::string& k, at::Tensor& t) {
+    if (!t.defined()) return;
+    TORCH_CHECK(t.sizes() == p.sizes(), r.who(), ": param group ", gi, ", parameter ", pi,
+                ": state tensor '", k, "' has shape ", t.sizes(), ", the parameter ", p.sizes());
+    t = t.to(p.device());
+  });
+  return state;
+}
+
+void read_groups(Entries& r, const SpecoptOptimizer& optimizer, LoadPlan& plan) {
+  const auto& groups = optimizer.param_groups();
+  plan.options.resize(groups.size());
+  plan.state.resize(groups.size());
+  plan.params.resize(groups.size());
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& have = rule_of(groups[gi].options(), r.who(), "param group " + std::to_string(gi));
+    const std::string kind = r.string(gkey(gi) + "kind");
+    TORCH_CHECK(kind == have.kind(), r.who(), ": param group ", gi, " is for ", kind,
+                " in the checkpoint, ", have.kind(), " in the optimizer");
+    plan.options[gi] = groups[gi].options().clone();
+    auto& rule = dynamic_cast<RuleOptions&>(*plan.options[gi]);
+    read_fields(r.archive(), gkey(gi) + "opt.", rule, r.who());
+    try {
+      rule.validate();
+    } catch (const std::exception& e) {
+      TORCH_CHECK(false, r.who(), ": param group ", gi, " has invalid options: ", e.what());
+    }
+    const auto& params = groups[gi].params();
+    plan.state[gi].resize(params.size());
+    plan.params[gi].resize(params.size());
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      const auto& p = params[pi];
+      if (r.boolean(pkey(gi, pi) + "has_state")) plan.state[gi][pi] = read_state(r, rule, p, gi, pi);
+      at::Tensor saved;
+      if (r.tensor(pkey(gi, pi) + "param", saved)) {
+        TORCH_CHECK(saved.sizes() == p.sizes() && saved.scalar_type() == p.scalar_type(), r.who(),
+                    ": param group ", gi, ", parameter ", pi,
+                    ": saved parameter values do not match its shape/dtype");
+        plan.params[gi][pi] = saved;
+      }
+    }
+  }
+  // Defaults: restored only when of the same rule as saved (they matter to add_param_group).
+  const auto* defaults = dynamic_cast<const RuleOptions*>(&optimizer.defaults());
+  if (defaults != nullptr && r.string("defaults.kind") == defaults->kind()) {
+    plan.defaults = optimizer.defaults().clone();
+    read_fields(r.archive(), "defaults.opt.", dynamic_cast<RuleOptions&>(*plan.defaults), r.who());
+  }
+}
+
+void read_extras(Entries& r, const SpecoptOptimizer& optimizer, const CheckpointExtras& extras,
+                 LoadPlan& plan) {
+  const size_t ngroups = optimizer.param_groups().size();
+  const int64_t nlr = r.integer("lr_sched.count");
+  TORCH_CHECK(nlr == static_cast<int64_t>(extras.lr_schedulers.size()), r.who(),
+              ": the checkpoint has ", nlr, " lr schedulers, ", extras.lr_schedulers.size(),
+              " were given to restore");
+  for (int64_t i = 0; i < nlr; ++i) {
+    const std::string k = "lr_sched." + std::to_string(i) + ".";
+    TORCH_CHECK(extras.lr_schedulers[static_cast<size_t>(i)] != nullptr, r.who(),
+                ": lr_schedulers[", i, "] is null");
+    const int64_t pos = r.integer(k + "position");
+    auto base = r.reals(k + "base_lrs");
+    TORCH_CHECK(pos >= 0, r.who(), ": lr scheduler ", i, " has negative position ", pos);
+    TORCH_CHECK(base.size() == ngroups, r.who(), ": lr scheduler ", i, " has ", base.size(),
+                " base lrs, the optimizer has ", ngroups, " param groups");
+    for (double b : base) {
+      TORCH_CHECK(std::isfinite(b) && b >= 0, r.who(), ": lr scheduler ", i, " has base lr ", b);
+    }
+    plan.lr_schedulers.emplace_back(pos, std::move(base));
+  }
+  const int64_t nmom = r.integer("mom_sched.count");
+  TORCH_CHECK(nmom == static_cast<int64_t>(extras.momentum_schedulers.size()), r.who(),
+              ": the checkpoint has ", nmom, " momentum schedulers, ",
+              extras.momentum_schedulers.size(), " were given to restore");
+  for (int64_t i = 0; i < nmom; ++i) {
+    TORCH_CHECK(extras.momentum_schedulers[static_cast<size_t>(i)] != nullptr, r.who(),
+                ": momentum_schedulers[", i, "] is null");
+    const int64_t pos = r.integer("mom_sched." + std::to_string(i) + ".position");
+    TORCH_CHECK(pos >= 0, r.who(), ": momentum scheduler ", i, " has negative position ", pos);
+    plan.momentum_schedulers.push_back(pos);
+  }
+  for (int64_t i = 0, n = r.integer("extras.doubles.count"); i < n; ++i) {
+    const std::string k = "extras.doubles." + std::to_string(i) + ".";
+    plan.doubles[r.string(k + "name")] = r.real(k + "value");
+  }
+  for (int64_t i = 0, n = r.integer("extras.integers.count"); i < n; ++i) {
+    const std::string k = "extras.integers." + std::to_string(i) + ".";
+    plan.integers[r.string(k + "name")] = r.integer(k + "value");
+  }
+}
+
+// Nothing here is expected to throw: every check ran while the plan was read.
+void apply(LoadPlan& plan, SpecoptOptimizer& optimizer, CheckpointExtras& extras) {
+  auto& groups = optimizer.param_groups();
+  auto& state = optimizer.state();
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    groups[gi].set_options(std::move(plan.options[gi]));
+    auto& params = groups[gi].params();
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      auto key = SpecoptOptimizer::state_key(state, params[pi]);
+      if (plan.state[gi][pi]) {
+        state[key] = std::move(plan.state[gi][pi]);
+      } else {
+        state.erase(key);
+      }
+      if (plan.params[gi][pi].defined()) {
+        c10::NoGradGuard no_grad;
+        params[pi].copy_(plan.params[gi][pi]);
+      }
+    }
+  }
+  if (plan.defaults) {
+    // defaults() is the optimizer's own object: copy the loaded options into it.
+    dynamic_cast<RuleOptions&>(optimizer.defaults())
+        .assign(dynamic_cast<const RuleOptions&>(*plan.defaults));
+  }
+  optimizer.set_skipped_steps(plan.skipped);
+  for (size_t i = 0; i < plan.lr_schedulers.size(); ++i) {
+    extras.lr_schedulers[i]->set_base_lrs(plan.lr_schedulers[i].second);
+    extras.lr_schedulers[i]->set_position(plan.lr_schedulers[i].first);
+  }
+  for (size_t i = 0; i < plan.momentum_schedulers.size(); ++i) {
+    extras.momentum_schedulers[i]->set_position(plan.momentum_schedulers[i]);
+  }
+  extras.doubles = std::move(plan.doubles);
+  extras.integers = std::move(plan.integers);
+}
 
 }  // namespace
 
-void write_file_atomic_bytes(const std::string& path, const std::string& bytes) {
-  TORCH_CHECK(!path.empty(), "save_checkpoint: empty path");
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string tmpl = path + ".tmp-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  const int fd = ::mkstemp(buf.data());
-  if (fd < 0) {
-    const int err = errno;
-    TORCH_CHECK(false, "save_checkpoint: cannot create a temporary file beside '", path,
-                "' (in directory '", dir, "'): ", errno_text(err), "; nothing was written");
-  }
-  const std::string tmp(buf.data());
-  auto fail = [&](const char* what, int err) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: ", what, " '", tmp, "' for '", path, "' failed: ",
-                errno_text(err), "; '", path, "' was left as it was");
-  };
-  size_t off = 0;
-  while (off < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("writing", errno);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) fail("chmod of", errno);
-  if (::fsync(fd) != 0) fail("fsync of", errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: closing '", tmp, "' failed: ", errno_text(err), "; '",
-                path, "' was left as it was");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: renaming '", tmp, "' to '", path,
-                "' failed: ", errno_text(err), "; '", path, "' was left as it was");
-  }
-  // Make the rename itself durable (best effort: some filesystems refuse fsync on a dir).
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+// ---- Public API ----------------------------------------------------------------------------
+
+void write_checkpoint(OutputArchive& a, const SpecoptOptimizer& optimizer,
+                      const CheckpointExtras& extras) {
+  put(a, "specopt.format_version", kCheckpointFormatVersion);
+  put(a, "specopt.kind", optimizer.name());
+  put(a, "specopt.skipped_steps", optimizer.skipped_steps());
+  write_groups(a, optimizer, extras.save_parameters);
+  write_extras(a, extras);
 }
 
-// ---------------------------------------------------------------------------------------
-// Save.
-
-void save_checkpoint(const std::string& path, const SpecoptOptimizer& optimizer,
-                     const CheckpointExtras& extras) {
-  write_file_atomic_bytes(path, checkpoint_bytes(optimizer, extras));
-}
-
-std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const CheckpointExtras& extras) {
-  OutputArchive a;
-  awrite(a, "specopt.format_version", c10::IValue(kCheckpointFormatVersion));
-  awrite(a, "specopt.kind", c10::IValue(optimizer.name()));
-  awrite(a, "specopt.skipped_steps", c10::IValue(optimizer.skipped_steps()));
-
-  const auto& groups = optimizer.param_groups();
-  const auto& state = optimizer.state();
-  awrite(a, "layout.groups", c10::IValue(static_cast<int64_t>(groups.size())));
-  for (size_t gi = 0; gi < groups.size(); ++gi) {
-    const auto& params = groups[gi].params();
-    awrite(a, "layout." + gkey(gi) + "params", c10::IValue(static_cast<int64_t>(params.size())));
-    const auto& gopts = groups[gi].options();
-    const std::string kind = kind_of(gopts);
-    TORCH_CHECK(!kind.empty(), "save_checkpoint: ", optimizer.name(), ": param group ", gi,
-                " has options of a type save_checkpoint does not know");
-    awrite(a, gkey(gi) + "kind", c10::IValue(kind));
-    for_each_kind([&](auto k) {
-      using K = decltype(k);
-      const auto* typed = dynamic_cast<const typename K::Options*>(&gopts);
-      if (typed == nullptr) return false;
-      typename K::Options copy = *typed;
-      Writer w{a, gkey(gi) + "opt."};
-      visit(w, copy);
-      for (size_t pi = 0; pi < params.size(); ++pi) {
-        const auto& p = params[pi];
-        const std::string lk = "layout." + pkey(gi, pi);
-        awrite(a, lk + "shape", c10::IValue(p.sizes().vec()));
-        awrite(a, lk + "dtype", c10::IValue(std::string(c10::toString(p.scalar_type()))));
-        auto it = state.find(SpecoptOptimizer::state_key(state, p));
-        const bool has = it != state.end();
-        awrite(a, pkey(gi, pi) + "has_state", c10::IValue(has));
-        if (has) {
-          const auto* st = dynamic_cast<const typename K::State*>(it->second.get());
-          TORCH_CHECK(st != nullptr, "save_checkpoint: ", optimizer.name(), ": param group ", gi,
-                      ", parameter ", pi, " has state of another optimizer type");
-          typename K::State scopy = *st;
-          Writer sw{a, pkey(gi, pi) + "state."};
-          visit(sw, scopy);
-        }
-        if (extras.save_parameters) {
-          awrite(a, pkey(gi, pi) + "param", p.detach().cpu(), /*is_buffer=*/true);
-        }
-      }
-      return true;
-    });
-  }
-  // Defaults (only when of a known kind).
-  const std::string dkind = kind_of(optimizer.defaults());
-  awrite(a, "defaults.kind", c10::IValue(dkind));
-  if (!dkind.empty()) {
-    for_each_kind([&](auto k) {
-      using K = decltype(k);
-      const auto* typed = dynamic_cast<const typename K::Options*>(&optimizer.defaults());
-      if (typed == nullptr) return false;
-      typename K::Options copy = *typed;
-      Writer w{a, "defaults.opt."};
-      visit(w, copy);
-      return true;
-    });
-  }
-
-  awrite(a, "lr_sched.count", c10::IValue(static_cast<int64_t>(extras.lr_schedulers.size())));
-  for (size_t i = 0; i < extras.lr_schedulers.size(); ++i) {
-    const LrScheduler* s = extras.lr_schedulers[i];
-    TORCH_CHECK(s != nullptr, "save_checkpoint: lr_schedulers[", i, "] is null");
-    const std::string k = "lr_sched." + std::to_string(i) + ".";
-    awrite(a, k + "position", c10::IValue(s->position()));
-    awrite(a, k + "base_lrs", c10::IValue(s->base_lrs()));
-    awrite(a, k + "schedule", c10::IValue(s->schedule().spec()));
-  }
-  awrite(a, "mom_sched.count",
-          c10::IValue(static_cast<int64_t>(extras.momentum_schedulers.size())));
-  for (size_t i = 0; i < extras.momentum_schedulers.size(); ++i) {
-    const MomentumScheduler* s = extras.momentum_schedulers[i];
-    TORCH_CHECK(s != nullptr, "save_checkpoint: momentum_schedulers[", i, "] is null");
-    const std::string k = "mom_sched." + std::to_string(i) + ".";
-    awrite(a, k + "position", c10::IValue(s->position()));
-    awrite(a, k + "schedule", c10::IValue(s->schedule().spec()));
-  }
-  awrite(a, "extras.doubles.count", c10::IValue(static_cast<int64_t>(extras.doubles.size())));
-  size_t i = 0;
-  for (const auto& kv : extras.doubles) {
-    const std::string k = "extras.doubles." + std::to_string(i++) + ".";
-    awrite(a, k + "name", c10::IValue(kv.first));
-    awrite(a, k + "value", c10::IValue(kv.second));
-  }
-  awrite(a, "extras.integers.count", c10::IValue(static_cast<int64_t>(extras.integers.size())));
-  i = 0;
-  for (const auto& kv : extras.integers) {
-    const std::string k = "extras.integers." + std::to_string(i++) + ".";
-    awrite(a, k + "name", c10::IValue(kv.first));
-    awrite(a, k + "value", c10::IValue(kv.second));
-  }
-
-  std::ostringstream os;
-  a.save_to(os);
-  return os.str();
-}
-
-// ---------------------------------------------------------------------------------------
-// Load: phase 1 reads and validates everything into fresh objects; phase 2 applies.
-
-std::string read_checkpoint_file(const std::string& path) {
-  std::string bytes;
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), "load_checkpoint: cannot open '", path, "': ", errno_text(errno),
-              "; the optimizer was not changed");
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  TORCH_CHECK(!in.bad(), "load_checkpoint: reading '", path, "' failed");
-  return bytes;
-}
-
-void load_checkpoint(const std::string& path, SpecoptOptimizer& optimizer,
+void read_checkpoint(InputArchive& a, const std::string& source, SpecoptOptimizer& optimizer,
                      CheckpointExtras& extras) {
-  load_checkpoint_bytes(read_checkpoint_file(path), path, optimizer, extras);
-}
-
-void load_checkpoint_bytes(const std::string& bytes, const std::string& path,
-                           SpecoptOptimizer& optimizer, CheckpointExtras& extras) {
-  const std::string who = "load_checkpoint: '" + path + "'";
-  InputArchive a;
+  const std::string who = "load_checkpoint: '" + source + "'";
   try {
-    a.load_from(bytes.data(), bytes.size());
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, who, " is not a readable checkpoint (truncated or corrupt?): ",
-                e.what(), "; the optimizer was not changed");
-  }
-
-  try {
-    Reader r{a, "", path};
-    int64_t version = 0;
-    {
-      c10::IValue v;
-      TORCH_CHECK(aread(a, "specopt.format_version", v) && v.isInt(), who,
-                  " is not a specopt optimizer checkpoint (no format version)");
-      version = v.toInt();
-    }
-    TORCH_CHECK(version == kCheckpointFormatVersion, who, " has checkpoint format version ",
-                version, "; this build reads version ", kCheckpointFormatVersion);
-    std::string kind;
-    r("specopt.kind", kind);
-    TORCH_CHECK(kind == optimizer.name(), who, ": checkpoint is for ", kind, ", optimizer is ",
-                optimizer.name());
-    int64_t skipped = 0;
-    r("specopt.skipped_steps", skipped);
-    TORCH_CHECK(skipped >= 0, who, ": negative skipped_steps ", skipped);
-
-    // Layout fingerprint.
-    auto& groups = optimizer.param_groups();
-    int64_t ngroups = 0;
-    r("layout.groups", ngroups);
-    TORCH_CHECK(ngroups == static_cast<int64_t>(groups.size()), who, ": the checkpoint has ",
-                ngroups, " param groups, the optimizer has ", groups.size());
-    for (size_t gi = 0; gi < groups.size(); ++gi) {
-      const auto& params = groups[gi].params();
-      int64_t np = 0;
-      r("layout." + gkey(gi) + "params", np);
-      TORCH_CHECK(np == static_cast<int64_t>(params.size()), who, ": param group ", gi,
-                  " has ", np, " parameters in the checkpoint, ", params.size(),
-                  " in the optimizer");
-      for (size_t pi = 0; pi < params.size(); ++pi) {
-        const std::string lk = "layout." + pkey(gi, pi);
-        const c10::IValue sv = r.get(lk + "shape");
-        TORCH_CHECK(sv.isIntList(), who, ": entry '", lk, "shape' is not an int list");
-        const auto shape = sv.toIntVector();
-        std::string dtype;
-        r(lk + "dtype", dtype);
-        const auto& p = params[pi];
-        TORCH_CHECK(shape == p.sizes().vec(), who, ": param group ", gi, ", parameter ", pi,
-                    ": shape ", shape_str(shape), " in the checkpoint, ",
-                    shape_str(p.sizes().vec()), " in the optimizer");
-        const std::string pd = c10::toString(p.scalar_type());
-        TORCH_CHECK(dtype == pd, who, ": param group ", gi, ", parameter ", pi, ": dtype ",
-                    dtype, " in the checkpoint, ", pd, " in the optimizer");
-      }
-    }
-
-    // Options and state, read into fresh objects.
-    std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> new_options(groups.size());
-    std::vector<std::vector<std::unique_ptr<torch::optim::OptimizerParamState>>> new_state(
-        groups.size());
-    std::vector<std::vector<at::Tensor>> new_params(groups.size());
-    for (size_t gi = 0; gi < groups.size(); ++gi) {
-      std::string gkind;
-      r(gkey(gi) + "kind", gkind);
-      const std::string have = kind_of(groups[gi].options());
-      TORCH_CHECK(gkind == have, who, ": param group ", gi, " is for ", gkind,
-                  " in the checkpoint, ", have.empty() ? std::string("unknown") : have,
-                  " in the optimizer");
-      const auto& params = groups[gi].params();
-      new_state[gi].resize(params.size());
-      new_params[gi].resize(params.size());
-      for_each_kind([&](auto k) {
-        using K = decltype(k);
-        const auto* typed = dynamic_cast<const typename K::Options*>(&groups[gi].options());
-        if (typed == nullptr) return false;
-        auto opts = std::make_unique<typename K::Options>(*typed);
-        Reader gr{a, gkey(gi) + "opt.", path};
-        visit(gr, *opts);
-        try {
-          opts->validate();
-        } catch (const std::exception& e) {
-          TORCH_CHECK(false, who, ": param group ", gi, " has invalid options: ", e.what());
-        }
-        new_options[gi] = std::move(opts);
-        for (size_t pi = 0; pi < params.size(); ++pi) {
-          const auto& p = params[pi];
-          bool has = false;
-          r(pkey(gi, pi) + "has_state", has);
-          if (has) {
-            auto st = std::make_unique<typename K::State>();
-            Reader sr{a, pkey(gi, pi) + "state.", path};
-            visit(sr, *st);
-            // Tensors back onto the parameter's device; shapes checked against it.
-            StateMover mover{p, who, gi, pi};
-            visit(mover, *st);
-            new_state[gi][pi] = std::move(st);
-          }
-          at::Tensor saved;
-          if (aread(a, pkey(gi, pi) + "param", saved, /*is_buffer=*/true)) {
-            TORCH_CHECK(saved.sizes() == p.sizes() && saved.scalar_type() == p.scalar_type(),
-                        who, ": param group ", gi, ", parameter ", pi,
-                        ": saved parameter values do not match its shape/dtype");
-            new_params[gi][pi] = saved;
-          }
-        }
-        return true;
-      });
-      TORCH_CHECK(new_options[gi] != nullptr, who, ": param group ", gi,
-                  " has options of a type load_checkpoint does not know");
-    }
-
-    std::unique_ptr<torch::optim::OptimizerOptions> new_defaults;
-    {
-      std::string dkind;
-      r("defaults.kind", dkind);
-      if (!dkind.empty() && dkind == kind_of(optimizer.defaults())) {
-        for_each_kind([&](auto k) {
-          using K = decltype(k);
-          const auto* typed = dynamic_cast<const typename K::Options*>(&optimizer.defaults());
-          if (typed == nullptr) return false;
-          auto opts = std::make_unique<typename K::Options>(*typed);
-          Reader dr{a, "defaults.opt.", path};
-          visit(dr, *opts);
-          new_defaults = std::move(opts);
-          return true;
-        });
-      }
-    }
-
-    // Schedulers and extras.
-    int64_t nlr = 0, nmom = 0;
-    r("lr_sched.count", nlr);
-    TORCH_CHECK(nlr == static_cast<int64_t>(extras.lr_schedulers.size()), who, ": the checkpoint has ",
-                nlr, " lr schedulers, ", extras.lr_schedulers.size(), " were given to restore");
-    std::vector<std::pair<int64_t, std::vector<double>>> lr_data;
-    for (int64_t i = 0; i < nlr; ++i) {
-      const std::string k = "lr_sched." + std::to_string(i) + ".";
-      TORCH_CHECK(extras.lr_schedulers[static_cast<size_t>(i)] != nullptr, who,
-                  ": lr_schedulers[", i, "] is null");
-      int64_t pos = 0;
-      std::vector<double> base;
-      r(k + "position", pos);
-      r(k + "base_lrs", base);
-      TORCH_CHECK(pos >= 0, who, ": lr scheduler ", i, " has negative position ", pos);
-      TORCH_CHECK(base.size() == groups.size(), who, ": lr scheduler ", i, " has ", base.size(),
-                  " base lrs, the optimizer has ", groups.size(), " param groups");
-      for (double b : base) {
-        TORCH_CHECK(std::isfinite(b) && b >= 0, who, ": lr scheduler ", i, " has base lr ", b);
-      }
-      lr_data.emplace_back(pos, std::move(base));
-    }
-    r("mom_sched.count", nmom);
-    TORCH_CHECK(nmom == static_cast<int64_t>(extras.momentum_schedulers.size()), who,
-                ": the checkpoint has ", nmom, " momentum schedulers, ",
-                extras.momentum_schedulers.size(), " were given to restore");
-    std::vector<int64_t> mom_pos;
-    for (int64_t i = 0; i < nmom; ++i) {
-      TORCH_CHECK(extras.momentum_schedulers[static_cast<size_t>(i)] != nullptr, who,
-                  ": momentum_schedulers[", i, "] is null");
-      int64_t pos = 0;
-      r("mom_sched." + std::to_string(i) + ".position", pos);
-      TORCH_CHECK(pos >= 0, who, ": momentum scheduler ", i, " has negative position ", pos);
-      mom_pos.push_back(pos);
-    }
-    std::map<std::string, double> doubles;
-    std::map<std::string, int64_t> integers;
-    int64_t nd = 0, ni = 0;
-    r("extras.doubles.count", nd);
-    for (int64_t i = 0; i < nd; ++i) {
-      const std::string k = "extras.doubles." + std::to_string(i) + ".";
-      std::string name;
-      double value = 0;
-      r(k + "name", name);
-      r(k + "value", value);
-      doubles[name] = value;
-    }
-    r("extras.integers.count", ni);
-    for (int64_t i = 0; i < ni; ++i) {
-      const std::string k = "extras.integers." + std::to_string(i) + ".";
-      std::string name;
-      int64_t value = 0;
-      r(k + "name", name);
-      r(k + "value", value);
-      integers[name] = value;
-    }
-
-    // ---- Phase 2: apply (nothing below is expected to throw). ----
-    auto& state = optimizer.state();
-    for (size_t gi = 0; gi < groups.size(); ++gi) {
-      groups[gi].set_options(std::move(new_options[gi]));
-      auto& params = groups[gi].params();
-      for (size_t pi = 0; pi < params.size(); ++pi) {
-        auto key = SpecoptOptimizer::state_key(state, params[pi]);
-        if (new_state[gi][pi]) {
-          state[key] = std::move(new_state[gi][pi]);
-        } else {
-          state.erase(key);
-        }
-        if (new_params[gi][pi].defined()) {
-          c10::NoGradGuard no_grad;
-          params[pi].copy_(new_params[gi][pi]);
-        }
-      }
-    }
-    if (new_defaults) {
-      for_each_kind([&](auto k) {
-        using K = decltype(k);
-        auto* typed = dynamic_cast<typename K::Options*>(&optimizer.defaults());
-        if (typed == nullptr) return false;
-        *typed = static_cast<const typename K::Options&>(*new_defaults);
-        return true;
-      });
-    }
-    optimizer.set_skipped_steps(skipped);
-    for (size_t i = 0; i < lr_data.size(); ++i) {
-      extras.lr_schedulers[i]->set_base_lrs(lr_data[i].second);
-      extras.lr_schedulers[i]->set_position(lr_data[i].first);
-    }
-    for (size_t i = 0; i < mom_pos.size(); ++i) {
-      extras.momentum_schedulers[i]->set_position(mom_pos[i]);
-    }
-    extras.doubles = std::move(doubles);
-    extras.integers = std::move(integers);
+    Entries r(a, who);
+    LoadPlan plan;
+    read_header(r, optimizer, plan);
+    check_layout(r, optimizer);
+    read_groups(r, optimizer, plan);
+    read_extras(r, optimizer, extras, plan);
+    apply(plan, optimizer, extras);
   } catch (const c10::Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -798,9 +377,63 @@ void load_checkpoint_bytes(const std::string& bytes, const std::string& path,
   }
 }
 
+std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const CheckpointExtras& extras) {
+  OutputArchive a;
+  write_checkpoint(a, optimizer, extras);
+  std::ostringstream os;
+  a.save_to(os);
+  return os.str();
+}
+
+void load_checkpoint_bytes(const std::string& bytes, const std::string& source,
+                           SpecoptOptimizer& optimizer, CheckpointExtras& extras) {
+  InputArchive a;
+  try {
+    a.load_from(bytes.data(), bytes.size());
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "load_checkpoint: '", source,
+                "' is not a readable checkpoint (truncated or corrupt?): ", e.what(),
+                "; the optimizer was not changed");
+  }
+  read_checkpoint(a, source, optimizer, extras);
+}
+
+void write_file_atomic_bytes(const std::string& path, const std::string& bytes) {
+  write_file_atomic(path, bytes, "save_checkpoint");
+}
+
+std::string read_checkpoint_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.good(), "load_checkpoint: cannot open '", path, "': ", std::strerror(errno),
+              "; the optimizer was not changed");
+  std::string bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>{});
+  TORCH_CHECK(!in.bad(), "load_checkpoint: reading '", path, "' failed");
+  return bytes;
+}
+
+void save_checkpoint(const std::string& path, const SpecoptOptimizer& optimizer,
+                     const CheckpointExtras& extras) {
+  write_file_atomic_bytes(path, checkpoint_bytes(optimizer, extras));
+}
+
+void load_checkpoint(const std::string& path, SpecoptOptimizer& optimizer,
+                     CheckpointExtras& extras) {
+  load_checkpoint_bytes(read_checkpoint_file(path), path, optimizer, extras);
+}
+
 void load_checkpoint(const std::string& path, SpecoptOptimizer& optimizer) {
   CheckpointExtras none;
   load_checkpoint(path, optimizer, none);
+}
+
+// torch::save(optimizer, path) / torch::load(optimizer, path): the same entries, no extras.
+void SpecoptOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  write_checkpoint(archive, *this, {});
+}
+
+void SpecoptOptimizer::load(torch::serialize::InputArchive& archive) {
+  CheckpointExtras none;
+  read_checkpoint(archive, "torch::load", *this, none);
 }
 
 }  // namespace specopt

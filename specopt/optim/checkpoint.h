@@ -1,5 +1,6 @@
 #pragma once
-// Exact, resumable optimizer checkpoints (issue 3, section 3).
+// Exact, resumable optimizer checkpoints. torch::save(optimizer, path) / torch::load(optimizer,
+// path) write and read the same entries without extras (SpecoptOptimizer::save / load).
 //
 //   specopt::CheckpointExtras extras;
 //   extras.lr_schedulers = {&lr_sched};              // position + base lrs
@@ -23,26 +24,26 @@
 //   layout.groups            int;   layout.g<i>.params  int
 //   layout.g<i>.p<j>.shape   int list;   layout.g<i>.p<j>.dtype  string ("Float", "Double")
 //   g<i>.kind                the group's options kind ("Muon", ...; hybrid optimizers mix them)
-//   g<i>.opt.<field>         every option of the group (lr, betas, weight decay, p, shape rule,
-//                            polar / power method settings, Newton–Schulz schedule table,
-//                            compute dtype, skip_nonfinite, ...)
-//   defaults.<field>         the optimizer's default options, same fields
-//   g<i>.p<j>.has_state      bool;  g<i>.p<j>.state.<field>  step counts and state tensors
+//   g<i>.opt.<field>         every option the group's options type declares in its fields()
+//                            (specopt/optim/fields.h): lr, betas, weight decay, p, shape rule,
+//                            polar / power settings, Newton–Schulz table, a map's full spec, ...
+//   defaults.kind, defaults.opt.<field>   the optimizer's default options, same fields
+//   g<i>.p<j>.has_state      bool;  g<i>.p<j>.state.<field>  the state's declared fields
 //   g<i>.p<j>.param          the parameter's values (only with save_parameters)
 //   lr_sched.*, mom_sched.*, extras.*   see CheckpointExtras
 //
 // What is NOT serialized:
-//   * LionK's convex map as an object: its registry spelling ConvexMap::name() is stored and
-//     the map is rebuilt with make_convex_map() on load (exact for every registry map; a
-//     user-written ConvexMap subclass must make make_convex_map(name()) rebuild it, or loading
-//     refuses naming the spec).
+//   * LionK's convex map as an object: its registry spec ConvexMap::name() (which includes
+//     every non-default setting, e.g. "nuclear:method=newton_schulz,steps=3") is stored and the
+//     map is rebuilt with make_convex_map() on load (a user-written ConvexMap subclass must
+//     make make_convex_map(name()) rebuild it, or loading refuses naming the spec).
 //   * Schedulers' Schedule objects (the caller constructs the same schedules; only positions
 //     and base lrs are stored), MomentumScheduler setters, loss closures, gradients.
 //   * Parameters, unless save_parameters is set (normally the model is saved by torch::save).
 //   * The optimizer's defaults() are restored only when they are of the same kind as saved
-//     (always so for the six single-kind optimizers); they matter only to add_param_group.
-//   * Option types other than the six optimizers' own (a hybrid optimizer's groups are fine as
-//     long as each group's options are one of those six types): save refuses naming the group.
+//     (always so for a single-rule optimizer); they matter only to add_param_group.
+//   * Options types that are not a specopt rule's (no declared fields): save refuses naming
+//     the group.
 //
 // Saving is atomic: the archive is written to "<path>.tmp-XXXXXX" in the same directory,
 // fsync'ed, renamed over <path>, and the directory fsync'ed; on any failure the temporary
@@ -64,6 +65,13 @@
 
 #include <specopt/optim/base.h>
 #include <specopt/optim/schedule.h>
+
+namespace torch {
+namespace serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace serialize
+}  // namespace torch
 
 namespace specopt {
 
@@ -93,7 +101,14 @@ void load_checkpoint(const std::string& path, SpecoptOptimizer& optimizer,
                      CheckpointExtras& extras);
 void load_checkpoint(const std::string& path, SpecoptOptimizer& optimizer);
 
-// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
+// The checkpoint's entries into / from an archive (what the byte and file functions use);
+// `source` names the archive in messages.
+void write_checkpoint(torch::serialize::OutputArchive& archive, const SpecoptOptimizer& optimizer,
+                      const CheckpointExtras& extras = {});
+void read_checkpoint(torch::serialize::InputArchive& archive, const std::string& source,
+                     SpecoptOptimizer& optimizer, CheckpointExtras& extras);
+
+// The only function that writes a checkpoint file: `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 // Throws c10::Error naming the path; on failure no temporary file is left behind.
 void write_file_atomic_bytes(const std::string& path, const std::string& bytes);
 
@@ -102,7 +117,8 @@ void write_file_atomic_bytes(const std::string& path, const std::string& bytes);
 std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const CheckpointExtras& extras = {});
 void load_checkpoint_bytes(const std::string& bytes, const std::string& source,
                            SpecoptOptimizer& optimizer, CheckpointExtras& extras);
-// The whole file, or an error naming it ("the optimizer was not changed").
+// The only function that reads a checkpoint file: the whole file, or an error naming it
+// ("the optimizer was not changed").
 std::string read_checkpoint_file(const std::string& path);
 
 }  // namespace specopt

@@ -11,6 +11,7 @@
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/elementwise_slices.h>
+#include <specopt/optim/fields.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
 #include <specopt/optim/spectral_adam.h>
@@ -55,11 +56,6 @@ double update_cost(const torch::optim::OptimizerOptions& o, const at::Tensor& p)
   return elementwise + batch * newton_schulz_flops(small, large, kNsStepsForCost);
 }
 
-template <typename S>
-int64_t tensor_bytes(const S& s) {
-  return s.defined() ? static_cast<int64_t>(s.numel() * s.element_size()) : 0;
-}
-
 }  // namespace
 
 void DistributedOptions::validate() const {
@@ -72,22 +68,11 @@ void DistributedOptions::validate() const {
 int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer) {
   int64_t total = 0;
   for (const auto& kv : optimizer.state()) {
-    const auto* st = kv.second.get();
-    if (const auto* m = dynamic_cast<const MuonParamState*>(st)) {
-      total += tensor_bytes(m->momentum_buffer());
-    } else if (const auto* k = dynamic_cast<const LionKParamState*>(st)) {
-      total += tensor_bytes(k->momentum());
-    } else if (const auto* a = dynamic_cast<const SpectralAdamParamState*>(st)) {
-      total += tensor_bytes(a->exp_avg()) + tensor_bytes(a->exp_avg_sq());
-    } else if (const auto* s = dynamic_cast<const SpectralSGDParamState*>(st)) {
-      total += tensor_bytes(s->momentum_buffer());
-    } else if (const auto* w = dynamic_cast<const AdamWParamState*>(st)) {
-      total += tensor_bytes(w->exp_avg()) + tensor_bytes(w->exp_avg_sq());
-    } else if (const auto* l = dynamic_cast<const LionParamState*>(st)) {
-      total += tensor_bytes(l->exp_avg());
-    } else {
-      TORCH_CHECK(false, "optimizer_state_bytes: a state entry of a type it does not know");
-    }
+    auto* fields = dynamic_cast<DeclaredFields*>(kv.second.get());
+    TORCH_CHECK(fields != nullptr, "optimizer_state_bytes: a state entry without declared fields");
+    for_each_tensor(*fields, [&](const std::string&, at::Tensor& t) {
+      if (t.defined()) total += static_cast<int64_t>(t.numel() * t.element_size());
+    });
   }
   return total;
 }
@@ -328,12 +313,11 @@ void DistributedOptimizer::average_gradients(std::vector<char>& has_grad) {
 }
 
 bool DistributedOptimizer::any_nonfinite(const std::vector<char>& has_grad) {
-  std::vector<at::Tensor> flags;
+  std::vector<at::Tensor> grads;
   for (size_t i = 0; i < slots_.size(); ++i) {
-    if (has_grad[i]) flags.push_back(param_of(slots_[i]).grad().isfinite().all().logical_not());
+    if (has_grad[i]) grads.push_back(param_of(slots_[i]).grad());
   }
-  if (flags.empty()) return false;
-  return at::stack(flags).any().item<bool>();
+  return detail::first_nonfinite(grads) >= 0;
 }
 
 void DistributedOptimizer::sync_parameters(const std::vector<char>& has_grad) {
@@ -432,9 +416,10 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
     }
   }
   try {
-    for (auto& m : members_) m.second->step();
+    // Every gradient was checked once above (the same averaged values on every rank).
+    for (auto& m : members_) m.second->update_all();
     for (auto& shadow : shadows_) {
-      if (shadow) shadow->step();
+      if (shadow) shadow->update_all();
     }
   } catch (...) {
     for (auto& h : hidden) h.first->mutable_grad() = h.second;

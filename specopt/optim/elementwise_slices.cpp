@@ -7,6 +7,7 @@
 #include <typeinfo>
 
 #include <specopt/optim/adamw.h>
+#include <specopt/optim/fields.h>
 
 namespace specopt {
 namespace slices {
@@ -47,25 +48,20 @@ void rebind(at::Tensor& slice, const at::Tensor& param, int64_t begin, int64_t l
 
 namespace {
 
-// The pieces' `field` laid end to end, reshaped.
-template <class State, class Get>
-at::Tensor join_field(const std::vector<Piece>& pieces, at::IntArrayRef shape, Get get) {
-  std::vector<at::Tensor> parts;
-  for (const auto& pc : pieces) {
-    parts.push_back(get(static_cast<const State&>(*pc.state)).reshape({-1}).narrow(0, pc.begin, pc.len));
-  }
-  return at::cat(parts).reshape(shape);  // cat allocates: nothing aliases the pieces
-}
+// A state's declared tensors and integers, in declaration order.
+struct Collect : FieldVisitor {
+  std::vector<at::Tensor> tensors;
+  std::vector<int64_t> integers;
+  void visit(const std::string&, int64_t& x, Range) override { integers.push_back(x); }
+  void visit(const std::string&, at::Tensor& t) override { tensors.push_back(t); }
+};
 
-template <class State>
-int64_t common_step(const std::vector<Piece>& pieces, const std::string& what) {
-  const int64_t step = static_cast<const State&>(*pieces.front().state).step();
-  for (const auto& pc : pieces) {
-    TORCH_CHECK(static_cast<const State&>(*pc.state).step() == step, what,
-                ": the slices' step counts differ (", step, " and ",
-                static_cast<const State&>(*pc.state).step(), ")");
-  }
-  return step;
+Collect collect(const torch::optim::OptimizerParamState& state, const std::string& what) {
+  auto* fields = dynamic_cast<DeclaredFields*>(const_cast<torch::optim::OptimizerParamState*>(&state));
+  TORCH_CHECK(fields != nullptr, what, ": a slice's state has no declared fields");
+  Collect c;
+  fields->fields(c);
+  return c;
 }
 
 }  // namespace
@@ -79,20 +75,31 @@ std::unique_ptr<torch::optim::OptimizerParamState> join(const std::vector<Piece>
     TORCH_CHECK(pc.state != nullptr && typeid(*pc.state) == typeid(*first), what,
                 ": the slices' states are of different types");
   }
-  if (dynamic_cast<const AdamWParamState*>(first) != nullptr) {
-    auto out = std::make_unique<AdamWParamState>();
-    out->step(common_step<AdamWParamState>(pieces, what));
-    out->exp_avg(join_field<AdamWParamState>(pieces, shape, [](const AdamWParamState& s) { return s.exp_avg(); }));
-    out->exp_avg_sq(join_field<AdamWParamState>(pieces, shape, [](const AdamWParamState& s) { return s.exp_avg_sq(); }));
-    return out;
+  std::vector<Collect> parts;
+  for (const auto& pc : pieces) parts.push_back(collect(*pc.state, what));
+  // Integer fields (step counts) must agree; tensor fields are laid end to end.
+  for (const auto& part : parts) {
+    for (size_t k = 0; k < part.integers.size(); ++k) {
+      TORCH_CHECK(part.integers[k] == parts.front().integers[k], what,
+                  ": the slices' step counts differ (", parts.front().integers[k], " and ",
+                  part.integers[k], ")");
+    }
   }
-  if (dynamic_cast<const LionParamState*>(first) != nullptr) {
-    auto out = std::make_unique<LionParamState>();
-    out->step(common_step<LionParamState>(pieces, what));
-    out->exp_avg(join_field<LionParamState>(pieces, shape, [](const LionParamState& s) { return s.exp_avg(); }));
-    return out;
+  std::vector<at::Tensor> joined;
+  for (size_t k = 0; k < parts.front().tensors.size(); ++k) {
+    std::vector<at::Tensor> cut;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const auto& t = parts[i].tensors[k];
+      TORCH_CHECK(t.defined(), what, ": a slice's state tensor is undefined");
+      cut.push_back(t.reshape({-1}).narrow(0, pieces[i].begin, pieces[i].len));
+    }
+    joined.push_back(at::cat(cut).reshape(shape));  // cat allocates: nothing aliases the pieces
   }
-  TORCH_CHECK(false, what, ": only AdamW and Lion state can be cut into slices");
+  auto out = first->clone();
+  size_t next = 0;
+  for_each_tensor(dynamic_cast<DeclaredFields&>(*out),
+                  [&](const std::string&, at::Tensor& t) { t = joined[next++]; });
+  return out;
 }
 
 }  // namespace slices

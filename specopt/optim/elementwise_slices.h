@@ -35,8 +35,8 @@ struct Piece {
   int64_t len = 0;
 };
 // The state of the pieces laid end to end, its tensors reshaped to `shape` (fresh memory).
-// Throws naming `what` on state types it cannot cut (anything but AdamW's and Lion's) or on
-// pieces whose step counts differ.
+// Every declared tensor field is cut; integer fields (step counts) must agree. Throws naming
+// `what` on pieces of different state types or whose step counts differ.
 std::unique_ptr<torch::optim::OptimizerParamState> join(const std::vector<Piece>& pieces,
                                                         at::IntArrayRef shape,
                                                         const std::string& what);

@@ -91,41 +91,33 @@ at::Tensor HybridOptimizer::step(const LossClosure& closure) {
   }
   c10::NoGradGuard no_grad;
 
-  // One host synchronisation for every gradient of both sides; names only on failure.
-  std::vector<at::Tensor> finite;
-  std::vector<const NamedParameter*> owners;
-  std::vector<const char*> owner_sides;
-  for (const auto* side : {&partition_.spectral, &partition_.adamw}) {
-    for (const auto& np : *side) {
-      const auto& g = np.param.grad();
-      if (!g.defined()) continue;
-      finite.push_back(at::isfinite(g).all());
-      owners.push_back(&np);
-      owner_sides.push_back(side == &partition_.spectral ? "spectral" : "adamw");
+  // One device→host read for every gradient of both sides; names only on failure.
+  if (options_.nonfinite() != NonFinite::ignore) {
+    std::vector<at::Tensor> grads;
+    std::vector<std::pair<const NamedParameter*, const char*>> owners;
+    for (const auto* side : {&partition_.spectral, &partition_.adamw}) {
+      for (const auto& np : *side) {
+        if (!np.param.grad().defined()) continue;
+        grads.push_back(np.param.grad());
+        owners.emplace_back(&np, side == &partition_.spectral ? "spectral" : "adamw");
+      }
     }
-  }
-  if (!finite.empty()) {
-    const auto device = finite.front().device();
-    for (auto& f : finite) f = f.to(device);
-    const auto ok = at::stack(finite).to(at::kCPU);
-    if (!ok.all().item<bool>()) {
-      const auto* flags = ok.data_ptr<bool>();
-      size_t bad = 0;
-      while (bad < finite.size() && flags[bad]) ++bad;
-      if (options_.skip_nonfinite()) {
+    const int64_t bad = detail::first_nonfinite(grads);
+    if (bad >= 0) {
+      if (options_.nonfinite() == NonFinite::skip) {
         ++skipped_steps_;
         return loss;
       }
-      const auto* np = owners[bad];
-      const auto& member = owner_sides[bad][0] == 's' ? *spectral_ : *adamw_;
+      const auto& owner = owners[static_cast<size_t>(bad)];
+      const auto& member = owner.second[0] == 's' ? *spectral_ : *adamw_;
       TORCH_CHECK(false, "HybridOptimizer: non-finite (NaN or Inf) gradient in parameter '",
-                  np->name, "' (shape ", np->param.sizes(), ", ", owner_sides[bad], " side, ",
-                  member.name(), "); no parameter or state of either side was modified. Set "
-                  "HybridOptions().skip_nonfinite(true) to skip such steps instead.");
+                  owner.first->name, "' (shape ", owner.first->param.sizes(), ", ", owner.second,
+                  " side, ", member.name(), "); no parameter or state of either side was "
+                  "modified. Set HybridOptions().skip_nonfinite(true) to skip such steps instead.");
     }
   }
-  spectral_->step();
-  adamw_->step();
+  spectral_->update_all();
+  adamw_->update_all();
   return loss;
 }
 

@@ -13,12 +13,12 @@
 //   }
 //
 // step(closure): the closure is evaluated ONCE (with gradients enabled), then every defined
-// gradient of both sides is checked for NaN/Inf before either side changes anything: by default
-// the step throws naming the parameter by its model name and side; with skip_nonfinite(true)
-// both sides skip the step and skipped_steps() counts it. Then the spectral side steps, then the
-// AdamW side (each exactly as the standalone optimizer would: the members' own checks and
-// updates run unchanged). Because this check comes first, the members' own skip_nonfinite
-// options never come into play inside a hybrid: use HybridOptions::skip_nonfinite.
+// gradient of both sides is checked for NaN/Inf in one fused reduction (one device→host read)
+// before either side changes anything: by default the step throws naming the parameter by its
+// model name and side; with nonfinite skip both sides skip the step and skipped_steps() counts
+// it; with ignore nothing is checked. Then the spectral side updates, then the AdamW side
+// (each exactly as the standalone optimizer would). The members' own nonfinite options never
+// come into play inside a hybrid: use HybridOptions::nonfinite.
 // Parameters with undefined gradients are left alone, as in every specopt optimizer.
 //
 // Schedules: one driver per member (the two sides usually have different base lrs and the
@@ -50,9 +50,17 @@ namespace specopt {
 
 struct HybridOptions {
   TORCH_ARG(PartitionOptions, partition) = {};
-  // On a NaN/Inf gradient anywhere: false → throw naming the parameter, nothing modified;
-  // true → neither side steps, skipped_steps() += 1.
-  TORCH_ARG(bool, skip_nonfinite) = false;
+  // On a NaN/Inf gradient anywhere: error → throw naming the parameter, nothing modified;
+  // skip → neither side steps, skipped_steps() += 1; ignore → no check, no device→host read.
+  TORCH_ARG(NonFinite, nonfinite) = NonFinite::error;
+
+ public:
+  // Shorthand: true → nonfinite(skip), false → nonfinite(error).
+  HybridOptions& skip_nonfinite(bool skip) {
+    nonfinite_ = skip ? NonFinite::skip : NonFinite::error;
+    return *this;
+  }
+  bool skip_nonfinite() const { return nonfinite_ == NonFinite::skip; }
 };
 
 class HybridOptimizer {

@@ -23,16 +23,25 @@ LionKOptions& LionKOptions::lion_betas(double beta1, double beta2) {
   return *this;
 }
 
+void LionKOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("map", map_);
+  v("beta_pol", beta_pol_, Range::unit);
+  v("beta_nes", beta_nes_);  // range checked below: it depends on beta_pol
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("implicit_weight_decay", implicit_weight_decay_);
+  v("split_qkv", split_qkv_);
+  v("nonfinite", nonfinite_);
+}
+
 void LionKOptions::validate() const {
-  detail::check_option_nonneg("LionKOptions", "lr", lr());
-  detail::check_option_unit("LionKOptions", "beta_pol", beta_pol());
+  validate_fields(*this, "LionKOptions");
   // β_nes ∈ [0, 1]; it may exceed 1 only as far as Lion's spelling reaches with β₁ ≤ 1,
   // i.e. up to β₁/β₂ ≤ 1/β_pol.
   const double nes_max = beta_pol() > 0 ? std::max(1.0, 1.0 / beta_pol()) : 1.0;
   TORCH_CHECK(beta_nes() >= 0 && beta_nes() <= nes_max, "Invalid LionKOptions.beta_nes: ",
               beta_nes(), " (must be in [0, 1], or up to 1/beta_pol = beta1/beta2 with Lion's "
               "spelling lion_betas(beta1, beta2))");
-  detail::check_option_nonneg("LionKOptions", "weight_decay", weight_decay());
   TORCH_CHECK(map() != nullptr, "Invalid LionKOptions.map: null");
 }
 
@@ -46,7 +55,6 @@ void LionK::update(const LionKOptions& o, LionKParamState& state, at::Tensor& p,
   namespace T = transforms;
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/true};
   if (!state.momentum().defined()) state.momentum(at::zeros_like(p));
-  state.step(state.step() + 1);
 
   auto& M = T::ema_(state.momentum(), g, o.beta_pol(), -1.0);        // M ← β_pol M − (1−β_pol) g
   const auto M_tilde = T::interpolate(M, g, o.beta_nes(), -1.0);     // M̃ = β_nes M − (1−β_nes) g

@@ -2,7 +2,7 @@
 // Lion-K: Lion with a convex map K (paper 1, Chen, Li, Liu, arXiv 2506.15054, building on
 // Chen, Liu, Liang, Liu, "Lion Secretly Solves Constrained Optimization", arXiv 2310.05898).
 //
-// For each parameter X with gradient g (papers.md, "Lion-K"); M accumulates NEGATIVE gradients:
+// For each parameter X with gradient g (arXiv 2310.05898, docs/optimizers/lion_k.md); M accumulates NEGATIVE gradients:
 //
 //     M ← β_pol M − (1 − β_pol) g                  (M₀ = 0)
 //     M̃ = β_nes M − (1 − β_nes) g
@@ -34,11 +34,20 @@
 
 #include <specopt/maps/convex_map.h>
 #include <specopt/optim/base.h>
+#include <specopt/optim/fields.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
 
-struct LionKOptions : public torch::optim::OptimizerCloneableOptions<LionKOptions> {
+struct LionKParamState : public RuleStateBase<LionKParamState> {
+  TORCH_ARG(at::Tensor, momentum);  // M (negative-gradient EMA)
+
+ public:
+  void fields(FieldVisitor& v) override { v("momentum", momentum_); }
+};
+
+struct LionKOptions : public RuleOptionsBase<LionKOptions, LionKParamState> {
+  static constexpr const char* kName = "LionK";
   LionKOptions(double lr = 1e-3);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 1e-3;
   TORCH_ARG(std::shared_ptr<const ConvexMap>, map);  // default: nuclear (exact polar)
@@ -47,7 +56,6 @@ struct LionKOptions : public torch::optim::OptimizerCloneableOptions<LionKOption
   TORCH_ARG(double, weight_decay) = 0.0;
   TORCH_ARG(bool, implicit_weight_decay) = false;
   TORCH_ARG(bool, split_qkv) = false;
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   // The map from a registry spec ("nuclear", "l1", "schatten:q=3", ...); throws naming it.
@@ -57,16 +65,10 @@ struct LionKOptions : public torch::optim::OptimizerCloneableOptions<LionKOption
   LionKOptions& lion_betas(double beta1, double beta2);
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
+  // The map is declared by its registry spec (ConvexMap::name()), so it saves in full.
+  void fields(FieldVisitor& v) override;
   // Throws naming the first invalid option (lr, beta_pol, beta_nes, weight_decay, map).
-  void validate() const;
-};
-
-struct LionKParamState : public torch::optim::OptimizerCloneableParamState<LionKParamState> {
-  TORCH_ARG(at::Tensor, momentum);  // M (negative-gradient EMA)
-  TORCH_ARG(int64_t, step) = 0;
-
- public:
-  ~LionKParamState() override = default;
+  void validate() const override;
 };
 
 class LionK : public OptimizerBase<LionK, LionKOptions, LionKParamState> {

@@ -9,10 +9,43 @@ MuonOptions& MuonOptions::shape_rule(const std::string& name) {
   return *this;
 }
 
+MuonOptions& MuonOptions::ns_steps(int steps) {
+  polar_.steps(steps);
+  return *this;
+}
+
+MuonOptions& MuonOptions::ns_coefficients(const std::tuple<double, double, double>& abc) {
+  const std::array<double, 3> triple{std::get<0>(abc), std::get<1>(abc), std::get<2>(abc)};
+  const auto jordan = NsSchedule::jordan();
+  polar_.schedule(jordan.coefficients.size() == 1 && jordan.coefficients[0] == triple
+                      ? jordan
+                      : NsSchedule::custom({triple}));
+  return *this;
+}
+
+std::tuple<double, double, double> MuonOptions::ns_coefficients() const {
+  const auto& c = polar_.schedule().at_step(0);
+  return {c[0], c[1], c[2]};
+}
+
+MuonOptions& MuonOptions::eps(double eps) {
+  polar_.eps(eps);
+  return *this;
+}
+
+void MuonOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("momentum", momentum_, Range::unit);
+  v("nesterov", nesterov_);
+  v("polar", polar_);
+  v("shape_rule", shape_rule_);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("split_qkv", split_qkv_);
+  v("nonfinite", nonfinite_);
+}
+
 void MuonOptions::validate() const {
-  detail::check_option_nonneg("MuonOptions", "lr", lr());
-  detail::check_option_unit("MuonOptions", "momentum", momentum());
-  detail::check_option_nonneg("MuonOptions", "weight_decay", weight_decay());
+  validate_fields(*this, "MuonOptions");
   polar().validate();
 }
 
@@ -28,7 +61,6 @@ void Muon::update_group(const MuonOptions& o, std::vector<Item>& items) {
   for (auto& it : items) {
     auto& state = *it.state;
     if (!state.momentum_buffer().defined()) state.momentum_buffer(at::zeros_like(it.param));
-    state.step(state.step() + 1);
     auto& B = T::heavy_ball_(state.momentum_buffer(), it.grad, o.momentum());  // B ← μB + g
     U.push_back(o.nesterov() ? T::nesterov(it.grad, B, o.momentum()) : B);     // U = g + μB
   }

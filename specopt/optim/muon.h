@@ -2,7 +2,7 @@
 // Muon: momentum, orthogonalised (paper 1, "Muon Optimizes Under Spectral Norm Constraints",
 // Chen, Li, Liu, arXiv 2506.15054; reference: KellerJordan/Muon and torch.optim.Muon).
 //
-// For each matrix parameter X with gradient g (papers.md, "Standard Muon step"):
+// For each matrix parameter X with gradient g (docs/optimizers/muon.md):
 //
 //     B ← μ B + g                                  (heavy-ball sum, B₀ = 0)
 //     U = g + μ B   (nesterov, default)   or   U = B
@@ -22,13 +22,24 @@
 // 0-D and 1-D parameters are rejected: give them to specopt::AdamW.
 #include <torch/arg.h>
 
+#include <tuple>
+
 #include <specopt/matfun/polar.h>
 #include <specopt/optim/base.h>
+#include <specopt/optim/fields.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
 
-struct MuonOptions : public torch::optim::OptimizerCloneableOptions<MuonOptions> {
+struct MuonParamState : public RuleStateBase<MuonParamState> {
+  TORCH_ARG(at::Tensor, momentum_buffer);  // B
+
+ public:
+  void fields(FieldVisitor& v) override { v("momentum_buffer", momentum_buffer_); }
+};
+
+struct MuonOptions : public RuleOptionsBase<MuonOptions, MuonParamState> {
+  static constexpr const char* kName = "Muon";
   MuonOptions(double lr = 0.02);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 0.02;
   TORCH_ARG(double, momentum) = 0.95;
@@ -44,25 +55,33 @@ struct MuonOptions : public torch::optim::OptimizerCloneableOptions<MuonOptions>
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::original;
   TORCH_ARG(double, weight_decay) = 0.0;
   TORCH_ARG(bool, split_qkv) = false;
-  // On a NaN/Inf gradient: false → throw naming the parameter; true → skip the whole step.
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   // shape_rule by name: "original" | "match_rms_adamw" | "none" (throws naming shape_rule).
   MuonOptions& shape_rule(const std::string& name);
   MuonOptions& shape_rule(const char* name) { return shape_rule(std::string(name)); }
+
+  // torch.optim.Muon's names, with its meaning (docs/optimizers/muon.md maps every option).
+  // They are views of polar() and shape_rule(), not fields of their own.
+  //   ns_steps: Newton–Schulz steps (polar.steps). The polar method is kept; a polar() whose
+  //     method is auto is refused by validate() (say which method should take the steps).
+  MuonOptions& ns_steps(int steps);
+  int ns_steps() const { return polar_.steps(); }
+  //   ns_coefficients: the quintic (a, b, c) used at every step (polar.schedule).
+  MuonOptions& ns_coefficients(const std::tuple<double, double, double>& abc);
+  std::tuple<double, double, double> ns_coefficients() const;  // the first step's
+  //   eps: added to ‖X‖_F before Newton–Schulz divides by it (polar.eps).
+  MuonOptions& eps(double eps);
+  double eps() const { return polar_.eps(); }
+  //   adjust_lr_fn: "original" | "match_rms_adamw" | "none" (shape_rule).
+  MuonOptions& adjust_lr_fn(const std::string& name) { return shape_rule(name); }
+  MuonOptions& adjust_lr_fn(const char* name) { return shape_rule(std::string(name)); }
+  std::string adjust_lr_fn() const { return to_string(shape_rule_); }
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
+  void fields(FieldVisitor& v) override;
   // Throws naming the first invalid option (lr, momentum, weight_decay, polar.*).
-  void validate() const;
-};
-
-struct MuonParamState : public torch::optim::OptimizerCloneableParamState<MuonParamState> {
-  TORCH_ARG(at::Tensor, momentum_buffer);
-  TORCH_ARG(int64_t, step) = 0;
-
- public:
-  ~MuonParamState() override = default;
+  void validate() const override;
 };
 
 class Muon : public OptimizerBase<Muon, MuonOptions, MuonParamState> {

@@ -7,7 +7,9 @@
 #include <specopt/optim/hybrid.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
+#include <specopt/optim/normuon.h>
 #include <specopt/optim/partition.h>
+#include <specopt/optim/registry.h>
 #include <specopt/optim/schedule.h>
 #include <specopt/optim/spectral_adam.h>
 #include <specopt/optim/transforms.h>

@@ -21,10 +21,6 @@ std::vector<at::Tensor> scaled_powers(const std::vector<at::Tensor>& Xs, double 
   return out;
 }
 
-void check_power(const char* options, double p, const PowerOptions& power) {
-  detail::check_option_unit(options, "p", p);
-  power.validate();
-}
 }  // namespace
 
 // ---- SpectralAdam -----------------------------------------------------------------------
@@ -43,16 +39,25 @@ SpectralAdamOptions SpectralAdamOptions::adamz(double lr) {
   return SpectralAdamOptions(lr).p(0.0).shape_rule(ShapeRule::original);
 }
 
+void SpectralAdamOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("p", p_, Range::unit);
+  v("beta1", beta1_, Range::unit);
+  v("beta2", beta2_, Range::unit);
+  v("eps", eps_, Range::nonneg);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("power", power_);
+  v("shape_rule", shape_rule_);
+  v("split_qkv", split_qkv_);
+  v("nonfinite", nonfinite_);
+}
+
 void SpectralAdamOptions::validate() const {
-  detail::check_option_nonneg("SpectralAdamOptions", "lr", lr());
-  detail::check_option_unit("SpectralAdamOptions", "beta1", beta1());
-  detail::check_option_unit("SpectralAdamOptions", "beta2", beta2());
+  validate_fields(*this, "SpectralAdamOptions");
   TORCH_CHECK(beta1() < 1 && beta2() < 1, "Invalid SpectralAdamOptions.",
               beta1() < 1 ? "beta2" : "beta1", ": 1 (must be < 1: bias correction divides by "
               "1 - beta^t)");
-  detail::check_option_nonneg("SpectralAdamOptions", "eps", eps());
-  detail::check_option_nonneg("SpectralAdamOptions", "weight_decay", weight_decay());
-  check_power("SpectralAdamOptions", p(), power());
+  power().validate();
 }
 
 void SpectralAdam::check_param(const SpectralAdamOptions& o, const at::Tensor& p,
@@ -99,11 +104,20 @@ SpectralSGDOptions SpectralSGDOptions::msgdz(double lr) {
   return SpectralSGDOptions(lr).p(0.0).shape_rule(ShapeRule::original);
 }
 
+void SpectralSGDOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("p", p_, Range::unit);
+  v("momentum", momentum_, Range::unit);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("power", power_);
+  v("shape_rule", shape_rule_);
+  v("split_qkv", split_qkv_);
+  v("nonfinite", nonfinite_);
+}
+
 void SpectralSGDOptions::validate() const {
-  detail::check_option_nonneg("SpectralSGDOptions", "lr", lr());
-  detail::check_option_unit("SpectralSGDOptions", "momentum", momentum());
-  detail::check_option_nonneg("SpectralSGDOptions", "weight_decay", weight_decay());
-  check_power("SpectralSGDOptions", p(), power());
+  validate_fields(*this, "SpectralSGDOptions");
+  power().validate();
 }
 
 void SpectralSGD::check_param(const SpectralSGDOptions& o, const at::Tensor& p,
@@ -115,10 +129,8 @@ void SpectralSGD::update_group(const SpectralSGDOptions& o, std::vector<Item>& i
   std::vector<at::Tensor> buf;
   for (auto& it : items) {
     auto& state = *it.state;
-    const bool first = state.step() == 0;
-    state.step(state.step() + 1);
-    buf.push_back(T::heavy_ball_init_(state.momentum_buffer(), it.grad, o.momentum(),
-                                      first));  // buf ← g, then μ buf + g
+    buf.push_back(T::heavy_ball_init_(state.momentum_buffer(), it.grad,
+                                      o.momentum()));  // buf ← g, then μ buf + g
   }
   const auto U = scaled_powers(buf, o.p(), o.power(), o.shape_rule(), o.split_qkv(),
                                kName);          // s·Ψ_p(buf)

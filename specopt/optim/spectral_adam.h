@@ -26,11 +26,26 @@
 
 #include <specopt/matfun/spectral_power.h>
 #include <specopt/optim/base.h>
+#include <specopt/optim/fields.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
 
-struct SpectralAdamOptions : public torch::optim::OptimizerCloneableOptions<SpectralAdamOptions> {
+struct SpectralAdamParamState : public RuleStateBase<SpectralAdamParamState> {
+  TORCH_ARG(int64_t, step) = 0;
+  TORCH_ARG(at::Tensor, exp_avg);
+  TORCH_ARG(at::Tensor, exp_avg_sq);
+
+ public:
+  void fields(FieldVisitor& v) override {
+    v("step", step_);
+    v("exp_avg", exp_avg_);
+    v("exp_avg_sq", exp_avg_sq_);
+  }
+};
+
+struct SpectralAdamOptions : public RuleOptionsBase<SpectralAdamOptions, SpectralAdamParamState> {
+  static constexpr const char* kName = "SpectralAdam";
   SpectralAdamOptions(double lr = 1e-3);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 1e-3;
   TORCH_ARG(double, p) = 1.0;
@@ -41,7 +56,6 @@ struct SpectralAdamOptions : public torch::optim::OptimizerCloneableOptions<Spec
   TORCH_ARG(PowerOptions, power) = {};
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::none;
   TORCH_ARG(bool, split_qkv) = false;
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   SpectralAdamOptions& shape_rule(const std::string& name);
@@ -52,17 +66,8 @@ struct SpectralAdamOptions : public torch::optim::OptimizerCloneableOptions<Spec
   static SpectralAdamOptions adamz(double lr);  // p = 0, shape rule original
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
-  void validate() const;
-};
-
-struct SpectralAdamParamState
-    : public torch::optim::OptimizerCloneableParamState<SpectralAdamParamState> {
-  TORCH_ARG(int64_t, step) = 0;
-  TORCH_ARG(at::Tensor, exp_avg);
-  TORCH_ARG(at::Tensor, exp_avg_sq);
-
- public:
-  ~SpectralAdamParamState() override = default;
+  void fields(FieldVisitor& v) override;
+  void validate() const override;
 };
 
 class SpectralAdam : public OptimizerBase<SpectralAdam, SpectralAdamOptions, SpectralAdamParamState> {
@@ -78,7 +83,15 @@ class SpectralAdam : public OptimizerBase<SpectralAdam, SpectralAdamOptions, Spe
   void update_group(const SpectralAdamOptions& options, std::vector<Item>& items);
 };
 
-struct SpectralSGDOptions : public torch::optim::OptimizerCloneableOptions<SpectralSGDOptions> {
+struct SpectralSGDParamState : public RuleStateBase<SpectralSGDParamState> {
+  TORCH_ARG(at::Tensor, momentum_buffer);  // undefined until the first step
+
+ public:
+  void fields(FieldVisitor& v) override { v("momentum_buffer", momentum_buffer_); }
+};
+
+struct SpectralSGDOptions : public RuleOptionsBase<SpectralSGDOptions, SpectralSGDParamState> {
+  static constexpr const char* kName = "SpectralSGD";
   SpectralSGDOptions(double lr = 1e-2);  // NOLINT: LibTorch constructs options from one double
   TORCH_ARG(double, lr) = 1e-2;
   TORCH_ARG(double, p) = 1.0;
@@ -87,7 +100,6 @@ struct SpectralSGDOptions : public torch::optim::OptimizerCloneableOptions<Spect
   TORCH_ARG(PowerOptions, power) = {};
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::none;
   TORCH_ARG(bool, split_qkv) = false;
-  TORCH_ARG(bool, skip_nonfinite) = false;
 
  public:
   SpectralSGDOptions& shape_rule(const std::string& name);
@@ -98,16 +110,8 @@ struct SpectralSGDOptions : public torch::optim::OptimizerCloneableOptions<Spect
   static SpectralSGDOptions msgdz(double lr);  // p = 0, shape rule original (Muon-like)
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
-  void validate() const;
-};
-
-struct SpectralSGDParamState
-    : public torch::optim::OptimizerCloneableParamState<SpectralSGDParamState> {
-  TORCH_ARG(int64_t, step) = 0;
-  TORCH_ARG(at::Tensor, momentum_buffer);
-
- public:
-  ~SpectralSGDParamState() override = default;
+  void fields(FieldVisitor& v) override;
+  void validate() const override;
 };
 
 class SpectralSGD : public OptimizerBase<SpectralSGD, SpectralSGDOptions, SpectralSGDParamState> {

@@ -20,8 +20,8 @@ at::Tensor& heavy_ball_(at::Tensor& buf, const at::Tensor& x, double mu) {
   return buf.mul_(mu).add_(x);
 }
 
-at::Tensor& heavy_ball_init_(at::Tensor& buf, const at::Tensor& x, double mu, bool first) {
-  if (first || !buf.defined()) {
+at::Tensor& heavy_ball_init_(at::Tensor& buf, const at::Tensor& x, double mu) {
+  if (!buf.defined()) {
     buf = x.clone();
     return buf;
   }

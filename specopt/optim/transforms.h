@@ -1,7 +1,7 @@
 #pragma once
 // The shared building blocks of every specopt optimizer (optax style): small functions on
 // tensors, each one line of a paper's update rule. No optimizer carries its own copy of
-// any of them, so every step() reads as its paper's equations (papers.md, papers 1 and 3).
+// any of them, so every step() reads as its paper's equations (arXiv 2506.15054, 2602.04669).
 //
 // Functions ending in `_` modify their first argument in place and return it; the others
 // return a new tensor. All of them keep the input's dtype and device.
@@ -28,9 +28,9 @@ at::Tensor& ema_(at::Tensor& buf, const at::Tensor& x, double beta, double scale
 // Heavy-ball sum: buf ← μ·buf + x (no dampening).
 at::Tensor& heavy_ball_(at::Tensor& buf, const at::Tensor& x, double mu);
 
-// Heavy-ball buffer of paper 3 / torch SGD: buf ← x on the first step (`first`), then
-// μ·buf + x. An undefined `buf` counts as the first step; returns the buffer.
-at::Tensor& heavy_ball_init_(at::Tensor& buf, const at::Tensor& x, double mu, bool first);
+// Heavy-ball buffer of paper 3 / torch SGD: buf ← x on the first step (undefined `buf`),
+// then μ·buf + x; returns the buffer.
+at::Tensor& heavy_ball_init_(at::Tensor& buf, const at::Tensor& x, double mu);
 
 // EMA of squares: v ← β·v + (1 − β)·x².
 at::Tensor& ema_sq_(at::Tensor& v, const at::Tensor& x, double beta);
@@ -114,7 +114,7 @@ at::Tensor convex_map_grad(const at::Tensor& X, const ConvexMap& map, const Matr
 
 // ---- shape scale ------------------------------------------------------------------------
 
-// Muon's learning-rate factor for a (rows × cols) update (papers.md, "Standard Muon step"):
+// Muon's learning-rate factor for a (rows × cols) update (docs/optimizers/muon.md):
 //   original        sqrt(max(1, rows/cols))       (KellerJordan/Muon, torch.optim.Muon)
 //   match_rms_adamw 0.2·sqrt(max(rows, cols))     (Moonlight: update RMS ≈ AdamW's)
 //   none            1

@@ -1,0 +1,63 @@
+#include <specopt/optim/normuon.h>
+
+namespace specopt {
+
+namespace T = transforms;
+
+namespace {
+const T::MatrixLayout kLayout{/*split_qkv=*/false, /*allow_vectors=*/false};
+
+// ‖A‖_F of every matrix of A (..., r, c), shape (..., 1, 1).
+at::Tensor frobenius(const at::Tensor& A) { return A.square().sum({-2, -1}, true).sqrt(); }
+}  // namespace
+
+NorMuonOptions::NorMuonOptions(double lr) : lr_(lr) {}
+
+void NorMuonOptions::fields(FieldVisitor& v) {
+  v("lr", lr_, Range::nonneg);
+  v("momentum", momentum_, Range::unit);
+  v("beta2", beta2_, Range::unit);
+  v("nesterov", nesterov_);
+  v("eps", eps_, Range::nonneg);
+  v("polar", polar_);
+  v("shape_rule", shape_rule_);
+  v("weight_decay", weight_decay_, Range::nonneg);
+  v("nonfinite", nonfinite_);
+}
+
+void NorMuonOptions::validate() const {
+  validate_fields(*this, "NorMuonOptions");
+  polar().validate();
+}
+
+void NorMuon::check_param(const NorMuonOptions&, const at::Tensor& p, const std::string& where) {
+  T::matrix_shape(p, kLayout, where);
+}
+
+void NorMuon::update_group(const NorMuonOptions& o, std::vector<Item>& items) {
+  std::vector<at::Tensor> U;
+  for (auto& it : items) {
+    auto& state = *it.state;
+    if (!state.momentum_buffer().defined()) {
+      state.momentum_buffer(at::zeros_like(it.param));
+      state.row_second_moment(at::zeros_like(T::as_matrices(it.param, kLayout, kName).narrow(-1, 0, 1)));
+    }
+    auto& M = T::ema_(state.momentum_buffer(), it.grad, o.momentum());       // M ← βM + (1−β)g
+    U.push_back(o.nesterov() ? T::interpolate(M, it.grad, o.momentum()) : M);  // U = βM + (1−β)g
+  }
+  const auto O = T::polar_map_batched(U, o.polar(), kLayout, kName);  // O ≈ msign(U)
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& X = items[i].param;
+    auto& v = items[i].state->row_second_moment();
+    const auto Om = T::as_matrices(O[i], kLayout, kName);
+    T::ema_(v, Om.square().mean(-1, /*keepdim=*/true), o.beta2());  // v ← β₂v + (1−β₂)mean_j O²
+    auto N = Om / (v.sqrt() + o.eps());                              // Ô = O / (√v + ε)
+    N.mul_(frobenius(Om) / (frobenius(N) + o.eps()));                // ‖Ô‖_F = ‖O‖_F
+    const auto shape = T::matrix_shape(X, kLayout, kName);
+    const double s = T::shape_scale(o.shape_rule(), shape.first, shape.second);
+    T::decoupled_weight_decay_(X, o.lr(), o.weight_decay());  // W ← W − ηλW
+    T::apply_update_(X, N.reshape(X.sizes()), -o.lr() * s);  // W ← W − η s Ô
+  }
+}
+
+}  // namespace specopt
