@@ -343,7 +343,7 @@ bool is_record_table(const nlohmann::json& v) {
     if (!x.is_object()) continue;
     ++records;
     for (const auto& [k2, y] : x.items())
-      if (!is_scalar(y)) return false;
+      if (y.is_object() || !is_scalar(y)) return false;  // a record of records nests instead
   }
   return records >= 2;
 }
