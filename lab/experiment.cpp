@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -197,6 +199,20 @@ void RunContext::write_csv(const std::string& name, const std::vector<std::strin
   files_.push_back(file);
 }
 
+std::string series_style(std::size_t i, bool with_points) {
+  // Okabe–Ito's colour-blind-safe palette (grey for its yellow); dashes change every 8 series and markers
+  // every series, so (colour, dash) is unique up to 32 series and the marker tells neighbours
+  // apart.
+  static const char* colours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                  "#E69F00", "#56B4E9", "#000000", "#999999"};
+  static const int dashes[] = {1, 2, 4, 5};
+  static const int markers[] = {7, 5, 9, 11, 13, 1, 2, 3, 6, 4, 8, 10};
+  std::ostringstream os;
+  os << "lc rgb '" << colours[i % 8] << "' dt " << dashes[(i / 8) % 4];
+  if (with_points) os << " pt " << markers[i % 12] << " ps 0.9";
+  return os.str();
+}
+
 void RunContext::plot(const PlotSpec& spec) {
   check_stem("figure", spec.name);
   check_stem("CSV", spec.csv);
@@ -219,12 +235,23 @@ void RunContext::plot(const PlotSpec& spec) {
      << "set ylabel " << gp_quote(spec.ylabel) << " noenhanced\n";
   if (spec.logx) gp << "set logscale x\nset format x '10^{%T}'\n";
   if (spec.logy) gp << "set logscale y\nset format y '10^{%T}'\n";
+  // More than 8 series: gnuplot's 8 default colours would repeat, so every series gets its own
+  // colour + dash + marker (series_style), with markers spaced along dense curves.
+  const bool many = spec.ys.size() > 8;
+  std::int64_t rows = 0;
+  {
+    std::ifstream in(fs::path(out_dir_) / csv);
+    for (std::string line; std::getline(in, line);) ++rows;
+  }
+  const std::int64_t every = spec.points ? 1 : std::max<std::int64_t>(1, rows / 12);
   std::ostringstream plot;
   plot << "plot ";
   for (std::size_t i = 0; i < spec.ys.size(); ++i) {
+    const bool points = spec.points || many;
     plot << (i ? ", \\\n     " : "") << gp_quote(csv) << " using " << gp_quote(spec.x) << ":"
-         << gp_quote(spec.ys[i]) << " with " << (spec.points ? "linespoints" : "lines")
-         << " lw 2 title " << gp_quote(spec.ys[i]) << " noenhanced";
+         << gp_quote(spec.ys[i]) << " with " << (points ? "linespoints" : "lines") << " lw 2 "
+         << series_style(i, points) << (points ? " pi " + std::to_string(every) : "")
+         << " title " << gp_quote(spec.ys[i]) << " noenhanced";
   }
   plot << "\n";
   gp << "set terminal svg size 900,540 dynamic font 'Helvetica,13'\n"

@@ -308,6 +308,9 @@ table { border-collapse: collapse; margin: .6em 0; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #eef2f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table table { margin: 0; font-size: .95em; }
+table.records th:first-child { background: #f6f6f6; }
+ol.list { margin: 0; padding-left: 1.4em; }
 .badge { display: inline-block; padding: .1em .55em; border-radius: .8em; font-size: .85em; font-weight: bold; color: #fff; }
 .reproduced { background: #2e7d32; }
 .partial { background: #e08a00; }
@@ -323,20 +326,90 @@ pre.errortext { background: #fbeaea; border: 1px solid #e0b4b4; padding: .6em; w
 .meta { color: #555; }
 )";
 
+// Shown as one line of text: a number, string, a list of them, or a small flat object
+// ("10 = 405, 100 = 409").
+bool is_scalar(const nlohmann::json& v) {
+  if (!v.is_object() && !v.is_array()) return true;
+  if (v.is_object() && v.size() > 6) return false;
+  return std::none_of(v.begin(), v.end(), [](const nlohmann::json& x) { return x.is_object() || x.is_array(); });
+}
+
+// An object whose values are all objects of scalars (a record per key, e.g. per map or per
+// variant): one table, a row per key and a column per field.
+bool is_record_table(const nlohmann::json& v) {
+  if (!v.is_object() || v.size() < 2) return false;
+  int records = 0;
+  for (const auto& [k, x] : v.items()) {
+    if (!x.is_object()) continue;
+    ++records;
+    for (const auto& [k2, y] : x.items())
+      if (y.is_object() || !is_scalar(y)) return false;  // a record of records nests instead
+  }
+  return records >= 2;
+}
+
+// Numbers of a claim, nested as results.json has them: scalars as text, records as tables,
+// deeper objects as key/value tables inside their cell.
+void write_value(std::ostringstream& h, const nlohmann::json& v, bool top = false) {
+  if (is_scalar(v) && !(top && v.is_object())) {
+    h << html_escape(number_text(v));
+    return;
+  }
+  if (v.is_array()) {
+    h << "<ol class=\"list\">";
+    for (const auto& x : v) {
+      h << "<li>";
+      write_value(h, x);
+      h << "</li>";
+    }
+    h << "</ol>";
+    return;
+  }
+  if (is_record_table(v)) {
+    std::vector<std::string> columns;
+    for (const auto& [k, x] : v.items()) {
+      if (!x.is_object()) continue;
+      for (const auto& [k2, y] : x.items())
+        if (std::find(columns.begin(), columns.end(), k2) == columns.end()) columns.push_back(k2);
+    }
+    h << "<table class=\"records\">\n<tr><th></th>";
+    for (const auto& c : columns) h << "<th>" << html_escape(c) << "</th>";
+    h << "</tr>\n";
+    std::vector<std::pair<std::string, nlohmann::json>> scalars;
+    for (const auto& [k, x] : v.items()) {
+      if (!x.is_object()) {
+        scalars.emplace_back(k, x);
+        continue;
+      }
+      h << "<tr><th>" << html_escape(k) << "</th>";
+      for (const auto& c : columns)
+        h << "<td class=\"num\">" << (x.contains(c) ? html_escape(number_text(x[c])) : "") << "</td>";
+      h << "</tr>\n";
+    }
+    h << "</table>\n";
+    for (const auto& [k, x] : scalars) {  // e.g. the claim's threshold beside per-map records
+      h << "<div class=\"meta\">" << html_escape(k) << ": ";
+      write_value(h, x);
+      h << "</div>\n";
+    }
+    return;
+  }
+  h << "<table class=\"numbers\">\n";
+  for (const auto& [k, x] : v.items()) {
+    h << "<tr><th>" << html_escape(k) << "</th><td" << (is_scalar(x) ? " class=\"num\"" : "") << ">";
+    write_value(h, x);
+    h << "</td></tr>\n";
+  }
+  h << "</table>\n";
+}
+
 void write_claim(std::ostringstream& h, const nlohmann::json& c) {
   const std::string verdict = c.value("verdict", "not_reproduced");
   h << "<div class=\"claim\">\n<p><span class=\"badge " << html_escape(verdict) << "\">"
     << html_escape(verdict) << "</span> " << html_escape(c.value("statement", "")) << " <span class=\"id\">("
     << html_escape(c.value("id", "")) << ")</span></p>\n";
   const auto numbers = c.value("numbers", nlohmann::json::object());
-  if (numbers.is_object() && !numbers.empty()) {
-    h << "<table class=\"numbers\">\n";
-    for (const auto& [k, v] : numbers.items()) {
-      h << "<tr><th>" << html_escape(k) << "</th><td class=\"num\">" << html_escape(number_text(v))
-        << "</td></tr>\n";
-    }
-    h << "</table>\n";
-  }
+  if (numbers.is_object() && !numbers.empty()) write_value(h, numbers, /*top=*/true);
   h << "</div>\n";
 }
 

@@ -1,5 +1,5 @@
 // `icl` (paper 2): in-context linear regression with one linear-attention layer
-// ŷ = x_qᵀ Γ (1/N) Σᵢ yᵢxᵢ (papers.md, "Paper 2 (b)"), in two forms: the population loss
+// ŷ = x_qᵀ Γ (1/N) Σᵢ yᵢxᵢ (arXiv 2601.13474; docs/algorithms.md, "Paper 2"), in two forms: the population loss
 // L(Γ) = ½ tr((ΓΛ − I)ᵀ Λ (ΓΛ − I)) in closed form, and a finite-prompt model whose Γ is
 // trained by autograd on sampled prompts. Iterations to relative loss 1e-6 against κ(Λ) for
 // simplified Muon, Muon with momentum, GD and Adam: the spectral methods stay flat while GD
@@ -84,23 +84,17 @@ void run(RunContext& ctx) {
       continue;
     }
     const std::string over = what + ", κ ≥ " + fmt_num(claim_from);
-    claim_flat(ctx, form + "_spectral_flat", over, claimed, {"msign", "muon"}, 2.0);
-    const double lo = claimed.front().kappa, hi = claimed.back().kappa;
-    if (population && claimed.front().runs.count("gd")) {
-      const double slope = loglog_slope(claimed, "gd", claim_from);
-      const bool ok = std::isfinite(slope) && slope >= 2.5 && slope <= 3.5;
-      nlohmann::json counts = nlohmann::json::object();
-      for (const auto& row : claimed) counts[fmt_num(row.kappa)] = format_iterations(row.runs.at("gd"));
-      ctx.claim(form + "_gd_cubic",
-                over + ": GD's iteration count grows like κ³ (log-log slope in [2.5, 3.5], "
-                       "fitted over the runs that reached the tolerance)",
-                ok ? Verdict::reproduced : Verdict::not_reproduced,
-                {{"slope", slope}, {"iterations_by_kappa", counts}});
+    claim_flat(ctx, form + "_spectral_flat", over, claimed, {"msign", "muon"}, kFlatMaxSlope);
+    if (population) {
+      // Every eigen-mode has curvature lᵢ³: GD grows like κ³ (between κ^2.5 and κ^3.5).
+      claim_growth(ctx, form + "_gd_cubic", over, claimed, "gd", "like κ³", kCubicMinExponent,
+                   kCubicMaxExponent);
     } else {
-      // Finite prompts: GD grows at least like κ² between the ends of the grid.
-      claim_growth(ctx, form + "_gd_growth", over, claimed, "gd", lo, hi, (hi / lo) * (hi / lo));
+      // Finite prompts: sampling noise blurs the modes; GD grows at least like κ².
+      claim_growth(ctx, form + "_gd_growth", over, claimed, "gd", "at least like κ²",
+                   kPromptsGrowthExponent);
     }
-    claim_growth(ctx, form + "_adam_grows", over, claimed, "adam", lo, hi, 2.0);
+    claim_growth(ctx, form + "_adam_grows", over, claimed, "adam", "with κ", kAdamGrowthExponent);
   }
 }
 
@@ -131,7 +125,7 @@ Experiment icl_experiment() {
        "ρ of both spectral methods in the finite form (msign_decay/muon_decay: population form); "
        "sampling noise tilts the gradient off Λ's eigenbasis and 0.97 stalls near 1e-3 at κ = 30"},
   };
-  // Full mode: η = 1/l_max³ (papers.md's GD) and 1.9/l_max³ only: at κ = 100 every GD run
+  // Full mode: η = 1/l_max³ (the reference GD step of docs/algorithms.md) and 1.9/l_max³ only: at κ = 100 every GD run
   // takes millions of iterations.
   const auto race = race_knobs({"2", "2", "0.5,1,1.5,1.9", "0.01,0.03,0.1,0.3,1",
                                 "in units of κ = ‖Γ*‖_op", "1,1.9"});

@@ -1,5 +1,5 @@
 #pragma once
-// Paper 1's testbeds (papers.md, "Paper 1"): the maps to run, closed-form constrained
+// Paper 1's testbeds (arXiv 2506.15054; docs/algorithms.md, "What Lion-K solves"): the maps to run, closed-form constrained
 // minimisers of F(X) = ½‖X − A‖²_F, and a small non-convex problem (a two-layer network).
 #include <ATen/ATen.h>
 #include <c10/util/Optional.h>
@@ -48,7 +48,7 @@ struct TwoLayerNet {
 TwoLayerNet make_two_layer_net(int64_t hidden, int64_t inputs, int64_t samples,
                                double teacher_norm, uint64_t seed);
 
-// Continuous-time Lion-K (papers.md, "What Lion-K solves"), for a differentiable K:
+// Continuous-time Lion-K (docs/algorithms.md, "What Lion-K solves"), for a differentiable K:
 //   m̃ = m − ε(α∇F(x) + γm),  ẋ = ∇K(m̃) − λx,  ṁ = −α∇F(x) − γm.
 struct LionKFlow {
   double alpha = 1, gamma = 0.2, epsilon = 0.1, lambda = 0.5;

@@ -1,5 +1,5 @@
 #pragma once
-// Paper 2's testbeds (papers.md, "Paper 2"), in float64, as RaceProblems:
+// Paper 2's testbeds (arXiv 2601.13474; docs/algorithms.md, "Paper 2's testbeds"), in float64, as RaceProblems:
 //
 // * matrix factorization: symmetric f(X) = ¼‖XXᵀ − M‖²_F with M = Q diag(l) Qᵀ (n × n, rank
 //   r), or asymmetric f(X, Y) = ½‖XYᵀ − M‖²_F with M = U diag(l) Vᵀ; l geometric from 1 down

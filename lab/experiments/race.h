@@ -1,5 +1,6 @@
 #pragma once
-// Iterations to a target error, for the optimizers paper 2 compares (papers.md, "Paper 2"):
+// Iterations to a target error, for the optimizers paper 2 compares (arXiv 2601.13474;
+// docs/algorithms.md, "Paper 2's testbeds"):
 //
 //   msign  simplified Muon:  X ← X − η₀ρᵗ · msign(∇f(X))   (exact polar factor, no momentum)
 //   muon   specopt::Muon (Nesterov momentum, exact polar, no shape factor), same η₀ρᵗ schedule
@@ -28,7 +29,7 @@ struct RaceProblem {
       evaluate;
   // Replace the polar factor O by (O + Oᵀ)/2: for symmetric problems whose gradient is
   // symmetric, where a mode crossing zero makes the computed polar factor inject
-  // antisymmetric round-off (papers.md's pitfall).
+  // antisymmetric round-off (the pitfall docs/algorithms.md notes).
   bool symmetrize_msign = false;
 };
 

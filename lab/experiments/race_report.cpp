@@ -49,14 +49,6 @@ std::string kappa_text(double k) {
   return s;
 }
 
-const KappaRaces* nearest(const std::vector<KappaRaces>& table, double kappa) {
-  const KappaRaces* best = nullptr;
-  for (const auto& row : table)
-    if (!best || std::abs(std::log(row.kappa / kappa)) < std::abs(std::log(best->kappa / kappa)))
-      best = &row;
-  return best;
-}
-
 }  // namespace
 
 std::vector<KappaRaces> race_over_kappas(
@@ -148,52 +140,15 @@ void write_races(RunContext& ctx, const std::string& stem, const std::string& wh
   }
 }
 
-nlohmann::json Ratio::to_json() const { return {{"value", value}, {"bound", bound}}; }
-
-Ratio spread(const std::vector<KappaRaces>& table, const std::string& method) {
-  Ratio r;
-  double lo = std::numeric_limits<double>::infinity(), hi = 0;
-  bool all = !table.empty();
+std::vector<CountAtKappa> counts_of(const std::vector<KappaRaces>& table,
+                                    const std::string& method) {
+  std::vector<CountAtKappa> out;
   for (const auto& row : table) {
     auto it = row.runs.find(method);
-    if (it == row.runs.end() || !it->second.reached) {
-      all = false;
-      continue;
-    }
-    lo = std::min(lo, double(std::max<int64_t>(it->second.iterations, 1)));
-    hi = std::max(hi, double(std::max<int64_t>(it->second.iterations, 1)));
+    if (it == row.runs.end()) continue;
+    out.push_back({row.kappa, double(it->second.iterations), it->second.reached});
   }
-  r.value = all ? hi / lo : kNaN;
-  r.bound = all ? "exact" : "unknown";
-  return r;
-}
-
-Ratio growth(const std::vector<KappaRaces>& table, const std::string& method, double kappa_lo,
-             double kappa_hi) {
-  Ratio r;
-  const KappaRaces *lo = nearest(table, kappa_lo), *hi = nearest(table, kappa_hi);
-  if (!lo || !hi || lo == hi || !lo->runs.count(method) || !hi->runs.count(method)) return r;
-  const RaceRun &a = lo->runs.at(method), &b = hi->runs.at(method);
-  r.value = double(b.iterations) / double(std::max<int64_t>(a.iterations, 1));
-  r.bound = !a.reached ? "unknown" : (b.reached ? "exact" : "lower");
-  return r;
-}
-
-double loglog_slope(const std::vector<KappaRaces>& table, const std::string& method,
-                    double kappa_min) {
-  std::vector<double> xs, ys;
-  for (const auto& row : table) {
-    auto it = row.runs.find(method);
-    if (row.kappa < kappa_min || it == row.runs.end() || !it->second.reached) continue;
-    xs.push_back(std::log(row.kappa));
-    ys.push_back(std::log(double(std::max<int64_t>(it->second.iterations, 1))));
-  }
-  if (xs.size() < 2) return kNaN;
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < xs.size(); ++i) mx += xs[i] / xs.size(), my += ys[i] / xs.size();
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < xs.size(); ++i) sxy += (xs[i] - mx) * (ys[i] - my), sxx += (xs[i] - mx) * (xs[i] - mx);
-  return sxx > 0 ? sxy / sxx : kNaN;
+  return out;
 }
 
 namespace {
@@ -206,44 +161,54 @@ nlohmann::json counts(const std::vector<KappaRaces>& table, const std::string& m
     if (row.runs.count(method)) j[fmt_num(row.kappa)] = format_iterations(row.runs.at(method));
   return j;
 }
+nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 }  // namespace
 
 void claim_flat(RunContext& ctx, const std::string& id, const std::string& what,
                 const std::vector<KappaRaces>& table, const std::vector<std::string>& methods,
-                double max_spread) {
+                double max_slope) {
   Tally tally;
   nlohmann::json numbers = nlohmann::json::object();
   std::string names;
   for (const auto& m : methods) {
     if (!ran(table, m)) continue;
-    const Ratio r = spread(table, m);
-    const bool ok = r.bound == "exact" && r.value < max_spread;
-    tally.add(ok);
-    numbers[m] = {{"iterations_by_kappa", counts(table, m)}, {"max_over_min", r.to_json()},
-                  {"ok", ok}};
+    const FlatJudgement j = judge_flat(counts_of(table, m), max_slope);
+    tally.add(j.ok);
+    numbers[m] = {{"iterations_by_kappa", counts(table, m)},
+                  {"loglog_slope", finite_or_null(j.slope)},
+                  {"max_over_min", finite_or_null(j.max_over_min)},
+                  {"ok", j.ok}};
+    if (!j.ok) numbers[m]["why"] = j.why;
     names += (names.empty() ? "" : " and ") + m;
   }
   if (names.empty()) return;
-  numbers["threshold"] = max_spread;
-  ctx.claim(id, what + ": " + names + "'s iteration count varies by less than " +
-                    fmt_num(max_spread) + "× across κ",
+  numbers["max_abs_slope"] = max_slope;
+  ctx.claim(id, what + ": " + names + "'s iteration count is flat in κ (fitted log-log slope " +
+                    "within ±" + fmt_num(max_slope) + ")",
             tally.verdict(), numbers);
 }
 
 void claim_growth(RunContext& ctx, const std::string& id, const std::string& what,
                   const std::vector<KappaRaces>& table, const std::string& method,
-                  double kappa_lo, double kappa_hi, double min_growth) {
+                  const std::string& law, double exponent, double max_exponent) {
   if (!ran(table, method)) return;
-  const KappaRaces *lo = nearest(table, kappa_lo), *hi = nearest(table, kappa_hi);
-  const Ratio r = growth(table, method, kappa_lo, kappa_hi);
-  const bool ok = r.bound != "unknown" && r.value >= min_growth;
-  ctx.claim(id,
-            what + ": " + method + "'s iteration count grows at least " + fmt_num(min_growth) +
-                "× from κ = " + fmt_num(lo ? lo->kappa : kappa_lo) + " to κ = " +
-                fmt_num(hi ? hi->kappa : kappa_hi),
-            ok ? Verdict::reproduced : Verdict::not_reproduced,
-            {{"iterations_by_kappa", counts(table, method)}, {"growth", r.to_json()},
-             {"threshold", min_growth}});
+  const GrowthJudgement j = judge_growth(counts_of(table, method), exponent, max_exponent);
+  std::string statement = what + ": " + method + "'s iteration count grows " + law +
+                          ": at least (κ_max/κ_min)^" + fmt_num(exponent) + " = " +
+                          fmt_num(j.threshold) + "× from κ = " + fmt_num(j.kappa_lo) +
+                          " to κ = " + fmt_num(j.kappa_hi);
+  if (std::isfinite(max_exponent))
+    statement += ", at most ^" + fmt_num(max_exponent) + " = " + fmt_num(j.ceiling) + "×";
+  nlohmann::json numbers = {{"iterations_by_kappa", counts(table, method)},
+                            {"growth", finite_or_null(j.growth)},
+                            {"growth_is", j.bound == "lower" ? "a lower bound (the run at κ_max hit the cap)"
+                                          : j.bound == "exact" ? "exact" : "unknown (the run at κ_min hit the cap)"},
+                            {"threshold", finite_or_null(j.threshold)},
+                            {"exponent", exponent},
+                            {"loglog_slope", finite_or_null(loglog_slope(counts_of(table, method)))}};
+  if (std::isfinite(max_exponent)) numbers["ceiling"] = j.ceiling;
+  if (!j.ok) numbers["why"] = j.why;
+  ctx.claim(id, statement, j.ok ? Verdict::reproduced : Verdict::not_reproduced, numbers);
 }
 
 }  // namespace lab

@@ -1,13 +1,15 @@
 #pragma once
 // Running paper 2's optimizers over a κ grid and writing what both experiments
 // (factorization, icl) show: iterations vs κ (CSV + log-log figure), error curves per κ, and
-// the numbers their claims use (spread across κ, growth between two κ).
+// the claims on them (judge_flat, judge_growth of judge.h).
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "lab/experiment.h"
+#include "lab/experiments/judge.h"
 #include "lab/experiments/race.h"
 
 namespace specopt {
@@ -30,33 +32,21 @@ std::vector<KappaRaces> race_over_kappas(
 void write_races(RunContext& ctx, const std::string& stem, const std::string& what,
                  const std::vector<KappaRaces>& table);
 
-// A ratio of iteration counts. `bound` "exact", "lower" (true ratio ≥ value: the numerator
-// hit the cap) or "unknown" (the denominator hit the cap, or a run is missing).
-struct Ratio {
-  double value = 0;
-  std::string bound = "unknown";
-  nlohmann::json to_json() const;
-};
-// max/min over κ of `method`'s counts ("unknown" if any run hit the cap).
-Ratio spread(const std::vector<KappaRaces>& table, const std::string& method);
-// count(κ_hi)/count(κ_lo), κ_lo/κ_hi the grid's entries nearest to the requested ones.
-Ratio growth(const std::vector<KappaRaces>& table, const std::string& method, double kappa_lo,
-             double kappa_hi);
-// Least-squares slope of log(count) against log(κ) over the runs with κ ≥ kappa_min that
-// reached tol (NaN with fewer than two).
-double loglog_slope(const std::vector<KappaRaces>& table, const std::string& method,
-                    double kappa_min);
+// One method's counts over the grid (for the judge functions of judge.h).
+std::vector<CountAtKappa> counts_of(const std::vector<KappaRaces>& table, const std::string& method);
 
-
-// Claim: each of `methods` (those that ran) varies by less than `max_spread`× across κ.
+// Claim: each of `methods` (those that ran) is flat in κ: judge_flat with |slope| ≤
+// max_slope over the whole grid.
 void claim_flat(RunContext& ctx, const std::string& id, const std::string& what,
                 const std::vector<KappaRaces>& table, const std::vector<std::string>& methods,
-                double max_spread);
-// Claim: `method`'s count grows at least `min_growth`× from κ_lo to κ_hi (a capped count at
-// κ_hi still shows it: the ratio is then a lower bound). Not stated if the method did not run.
+                double max_slope);
+// Claim: `method`'s count grows at least like κ^exponent between the ends of the grid
+// (judge_growth; at most κ^max_exponent when that is finite). `law` names the expectation in
+// the statement ("like κ", "like κ³"). Not stated if the method did not run.
 void claim_growth(RunContext& ctx, const std::string& id, const std::string& what,
                   const std::vector<KappaRaces>& table, const std::string& method,
-                  double kappa_lo, double kappa_hi, double min_growth);
+                  const std::string& law, double exponent,
+                  double max_exponent = std::numeric_limits<double>::infinity());
 
 }  // namespace lab
 }  // namespace specopt

@@ -1,6 +1,6 @@
 #pragma once
-// Convex maps K for Lion-K (papers.md, paper 1: "What Lion-K solves" and "The family of convex
-// maps K"). Lion-K with decoupled weight decay λ steps along ∇K(momentum) and converges to a
+// Convex maps K for Lion-K (paper 1, arXiv 2506.15054; docs/algorithms.md, "What Lion-K solves"
+// and "The convex maps K"). Lion-K with decoupled weight decay λ steps along ∇K(momentum) and converges to a
 // stationary point of
 //
 //     min_X  F(X) + (1/λ) K*(λX),                      K* the convex conjugate of K.
@@ -74,7 +74,7 @@ at::Tensor frobenius_inner(const at::Tensor& A, const at::Tensor& B);
 //     gap = ⟨∇F, X⟩ + ( P(λX) + K(−∇F) ) / λ
 //
 // * K* an indicator (nuclear, spectral, frobenius, l1, schatten, ky_fan): P = 0 and
-//   K(−∇F) = dual_norm(∇F): the Frank–Wolfe gap of papers.md. ≥ 0 for X inside the set
+//   K(−∇F) = dual_norm(∇F): the Frank–Wolfe gap of docs/algorithms.md. ≥ 0 for X inside the set
 //   norm(X) ≤ 1/λ, 0 exactly at KKT points; finite (and possibly negative) outside, so check
 //   constraint_violation() alongside it.
 // * otherwise P = K*: the composite gap, ≥ 0 everywhere by Fenchel–Young, 0 exactly when

@@ -1,5 +1,5 @@
 #pragma once
-// Every convex map of papers.md's table. docs/maps.md has the formulas for each (K, ∇K, K*,
+// Every convex map of docs/algorithms.md's table. docs/maps.md has the formulas for each (K, ∇K, K*,
 // the implied problem with weight decay λ, the gap's dual norm). σ are the singular values of
 // X (all min(m, n) of them, zeros included), s those of Y.
 //
@@ -179,7 +179,7 @@ class HuberMap : public ConvexMap {
   double delta_;
 };
 
-// K = Σ (sqrt(σᵢ² + δ²) − δ), δ > 0 (papers.md's Σ sqrt(σᵢ² + δ²) less the constant
+// K = Σ (sqrt(σᵢ² + δ²) − δ), δ > 0 (the usual Σ sqrt(σᵢ² + δ²) less the constant
 // min(m,n)·δ, so that K(0) = K*(0) = 0; ∇K is the same). ∇K = U diag(σ/sqrt(σ² + δ²)) Vᵀ =
 // X (XᵀX + δ²I)^{−1/2}. K* = Σ δ (1 − sqrt(1 − sᵢ²)) on ‖Y‖_op ≤ 1, +inf beyond: a smooth
 // barrier-like penalty inside ‖X‖_op ≤ 1/λ. Gap norm: nuclear.

@@ -23,7 +23,7 @@ namespace specopt {
 
 std::unique_ptr<ConvexMap> make_convex_map(const std::string& spec);
 
-// The map names make_convex_map knows, in docs/maps.md's table order.
+// The map names make_convex_map knows, in docs/algorithms.md's table order.
 std::vector<std::string> convex_map_names();
 
 }  // namespace specopt

@@ -9,7 +9,8 @@ struct MatrixSqrt {
   at::Tensor inv_sqrt;  // ≈ A^{-1/2}
 };
 
-// For symmetric positive semi-definite A (..., n, n), exactly as papers.md specifies:
+// For symmetric positive semi-definite A (..., n, n), exactly as paper 3's released code does (arXiv 2602.04669;
+// docs/algorithms.md, "Matrix functions"):
 // ridge A + (1e-6 + 1e-4·tr(A)/n) I, s = ‖A‖_F, Y = A/s, Z = I, then `iters` times
 // T = ½(3I − ZY); Y ← YT; Z ← TZ, symmetrising Y and Z every 5 iterations and at the end;
 // A^{1/2} ≈ √s·Y, A^{-1/2} ≈ Z/√s.

@@ -1,14 +1,17 @@
 // The experiment framework behind `specopt run`: knob resolution and validation, CSV cells,
-// gnuplot figures, results.json contents.
+// gnuplot figures (distinct styles past 8 series), results.json contents, nested claim
+// numbers in the report.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "lab/experiment.h"
+#include "lab/report.h"
 #include "read_file.h"
 
 namespace fs = std::filesystem;
@@ -144,4 +147,64 @@ TEST(ExperimentFramework, PlotNeedsItsCsv) {
   ctx.claim("a", "first", Verdict::partial);
   EXPECT_THROW(ctx.claim("a", "again", Verdict::reproduced), std::logic_error);
   fs::remove_all(dir);
+}
+
+// A figure with more series than gnuplot's 8 default colours: every series gets its own
+// colour + dash + marker, and markers are drawn.
+TEST(ExperimentFramework, ManySeriesGetDistinctStyles) {
+  std::set<std::string> styles;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const auto s = series_style(i, true);
+    EXPECT_NE(s.find(" pt "), std::string::npos) << s;
+    // (colour, dash) alone is already unique up to 32 series.
+    const auto line = series_style(i, false);
+    EXPECT_EQ(line.find(" pt "), std::string::npos) << line;
+    EXPECT_TRUE(styles.insert(line).second) << "repeated style " << line << " at " << i;
+  }
+  const auto dir = fresh_dir("many");
+  fs::create_directories(dir);
+  RunContext ctx(dir.string(), Params(), 0, true);
+  std::vector<std::string> cols = {"x"}, ys;
+  for (int i = 0; i < 14; ++i) ys.push_back("s" + std::to_string(i));
+  cols.insert(cols.end(), ys.begin(), ys.end());
+  std::vector<std::vector<RunContext::Cell>> rows;
+  for (int x = 1; x <= 50; ++x) {
+    std::vector<RunContext::Cell> row = {x};
+    for (int i = 0; i < 14; ++i) row.push_back(double(x) * (i + 1));
+    rows.push_back(row);
+  }
+  ctx.write_csv("many", cols, rows);
+  ctx.plot({"many", "many", "x", ys, "fourteen series", "x", "y", false, false});
+  const auto gp = slurp(dir / "many.gp");
+  for (int i = 0; i < 14; ++i) {
+    EXPECT_NE(gp.find(series_style(i, true)), std::string::npos) << i;
+  }
+  EXPECT_NE(gp.find("with linespoints"), std::string::npos);
+  EXPECT_EQ(gp.find("with lines "), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// Nested claim numbers (the spectral-power sensitivity: task → variant → fields) render as
+// tables with a row per variant and a column per field, not as one line of text.
+TEST(ExperimentFramework, ReportRendersNestedNumbersAsTables) {
+  nlohmann::json numbers = {
+      {"sensitivity",
+       {{"gpt", {{"adam", {{"p", 1}, {"divergences", 0}, {"mean_excess_loss", 0.12}}},
+                 {"msgdz", {{"p", 0}, {"divergences", 2}, {"mean_excess_loss", 0.5}}}}}}},
+      {"tasks", 1}};
+  nlohmann::json summary = {
+      {"mode", "quick"}, {"seed", 0}, {"seconds", 1.0}, {"command", "specopt reproduce"},
+      {"environment", nlohmann::json::object()},
+      {"counts", {{"reproduced", 0}, {"partial", 0}, {"not_reproduced", 1}, {"error", 0}}},
+      {"experiments",
+       {{{"name", "x"}, {"paper", 3}, {"summary", "s"}, {"status", "ok"}, {"seconds", 1.0},
+         {"command", "specopt run x"},
+         {"claims", {{{"id", "small_p"}, {"statement", "st"}, {"verdict", "not_reproduced"},
+                      {"numbers", numbers}}}},
+         {"figures", nlohmann::json::array()}, {"files", nlohmann::json::array()}}}}};
+  const auto html = report_html(summary);
+  EXPECT_NE(html.find("<table class=\"records\">"), std::string::npos) << html;
+  EXPECT_NE(html.find("<th>mean_excess_loss</th>"), std::string::npos);
+  EXPECT_NE(html.find("<th>msgdz</th>"), std::string::npos);
+  EXPECT_EQ(html.find("adam = "), std::string::npos) << "nested record flattened into text";
 }

@@ -118,11 +118,12 @@ TEST(Paper2Experiments, FactorizationSpectralFlatGdGrows) {
   expect_files(out, {"symmetric_iterations", "symmetric_curves_kappa10",
                      "symmetric_curves_kappa1000"});
   const auto& flat = claim(r, "symmetric_spectral_flat")["numbers"];
-  EXPECT_LT(flat["msign"]["max_over_min"]["value"].get<double>(), 2.0);
-  EXPECT_EQ(flat["msign"]["max_over_min"]["bound"], "exact");
-  const auto& gd = claim(r, "symmetric_gd_growth")["numbers"]["growth"];
-  EXPECT_GE(gd["value"].get<double>(), 50.0);
-  // The reference figure for msign (papers.md: 415 / 413 / 355) within a factor 1.5.
+  EXPECT_LT(flat["msign"]["max_over_min"].get<double>(), 2.0);
+  EXPECT_LE(std::abs(flat["msign"]["loglog_slope"].get<double>()), 0.2);
+  const auto& gd = claim(r, "symmetric_gd_growth")["numbers"];
+  EXPECT_GE(gd["growth"].get<double>(), 50.0);
+  EXPECT_NEAR(gd["threshold"].get<double>(), std::pow(100.0, 0.8), 1e-9);  // (1000/10)^0.8
+  // The reference figure for msign (arXiv 2601.13474: 415 / 413 / 355) within a factor 1.5.
   for (const auto& row : r["results"]["symmetric"]) {
     const double it = row["msign"]["iterations"].get<double>();
     EXPECT_GT(it, 355 / 1.5) << row["kappa"];
@@ -139,12 +140,70 @@ TEST(Paper2Experiments, IclSpectralFlatGdCubic) {
   expect_all_reproduced(r);
   expect_files(out, {"population_iterations", "population_curves_kappa30", "prompts_iterations",
                      "prompts_curves_kappa3"});
-  const double slope = claim(r, "population_gd_cubic")["numbers"]["slope"].get<double>();
+  const double slope = claim(r, "population_gd_cubic")["numbers"]["loglog_slope"].get<double>();
   EXPECT_GT(slope, 2.5);
   EXPECT_LT(slope, 3.5);
-  EXPECT_LT(claim(r, "prompts_spectral_flat")["numbers"]["msign"]["max_over_min"]["value"]
-                .get<double>(),
+  EXPECT_LT(claim(r, "prompts_spectral_flat")["numbers"]["msign"]["max_over_min"].get<double>(),
             2.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The thresholds follow the settings: the same claims at other κ grids, λ, sizes and seeds.
+
+TEST(Paper2Experiments, FactorizationReadmeExampleKappas10And100) {
+  // The README's `specopt run factorization --set kappas=10,100`: GD grows ≈ 8× over one
+  // decade, which the threshold (100/10)^0.8 = 6.3 accepts and the old fixed 50× did not.
+  fs::path out;
+  const auto r = run_quick("factorization",
+                           {"problems=symmetric,asymmetric", "kappas=10,100", "gd_lrs=0.4,0.8",
+                            "adam_lrs=0.003,0.01"},
+                           out);
+  expect_all_reproduced(r);
+  EXPECT_NEAR(claim(r, "asymmetric_gd_growth")["numbers"]["threshold"].get<double>(),
+              std::pow(10.0, 0.8), 1e-9);
+}
+
+TEST(Paper2Experiments, FactorizationOtherSeedAndSize) {
+  fs::path out;
+  RunOptions o;
+  o.quick = true;
+  o.out_dir = (out = fresh_dir("factorization_seed3")).string();
+  o.seed = 3;
+  o.sets = {"problems=symmetric", "kappas=30,300", "n=30", "r=4", "gd_lrs=0.4,0.8",
+            "adam_lrs=0.003,0.01"};
+  o.progress = [](const std::string&) {};
+  expect_all_reproduced(run_experiment(find_experiment("factorization"), o));
+}
+
+TEST(Paper2Experiments, IclPopulationAtAShortGrid) {
+  fs::path out;
+  const auto r = run_quick("icl", {"forms=population", "kappas=3,10", "gd_lrs=1.5,1.9",
+                                   "adam_lrs=0.3", "d=6"}, out);
+  expect_all_reproduced(r);
+  EXPECT_NEAR(claim(r, "population_gd_cubic")["numbers"]["threshold"].get<double>(),
+              std::pow(10.0 / 3.0, 2.5), 1e-9);
+}
+
+TEST(Paper1Experiments, ConstraintAtOtherLambdas) {
+  // lr is η₀λ, so the iterate λX_t of the scale-free maps follows the same path at every λ and
+  // the gap is judged relative to F(X₀).
+  // (At λ = 4 the network's l1 gap ends at 1.2e-4·F(X₀) in the quick budget: not reproduced
+  // there, honestly; the network is not scale-free.)
+  for (const char* lambda : {"0.25", "2"}) {
+    fs::path out;
+    const auto r = run_quick("constraint",
+                             {std::string("lambda=") + lambda, "maps=nuclear,l1,frobenius,spectral",
+                              "rows=5", "cols=4", "samples=60"},
+                             out);
+    expect_all_reproduced(r);
+  }
+}
+
+TEST(Paper1Experiments, LyapunovAtOtherConstants) {
+  fs::path out;
+  const auto r = run_quick("lyapunov", {"time=10", "kappa=3", "lambda=1", "epsilon=0.5",
+                                        "maps=logcosh,huber:delta=0.5"}, out);
+  expect_all_reproduced(r);
 }
 
 TEST(Paper12Experiments, BadKnobsAreRefusedNamingTheValue) {

@@ -160,9 +160,9 @@ TEST(PowerProperties, POneIsIdentityAndPZeroIsPolar) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The coupled Newton–Schulz iteration as released (papers.md "Matrix functions as released").
+// The coupled Newton–Schulz iteration as released (docs/algorithms.md, "Paper 3's released matrix functions").
 
-// papers.md: fp32 256x128, error ≈1.5e-4 at κ = 10, ≈2.5e-2 (p=½) and 8e-2 (p=¼) at κ = 1e4.
+// Published (docs/algorithms.md): fp32 256x128, error ≈1.5e-4 at κ = 10, ≈2.5e-2 (p=½) and 8e-2 (p=¼) at κ = 1e4.
 // Measured here: κ=10: 1.45e-4 (p=½), 1.25e-4 (p=¼); κ=1e4: 2.48e-2 (p=½), 8.02e-2 (p=¼),
 // identical over three seeds. Bounds: κ=10 ≤ 1e-3; κ=1e4 within ~3x either side of the
 // measured value — it is NOT exact, by design of the released recipe (the ridge).

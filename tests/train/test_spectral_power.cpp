@@ -1,7 +1,8 @@
 // `specopt run spectral-power` at a tiny size on fixture data: every claim present with a
 // verdict and its numbers, the tables, curves and figures written. The claims are empirical
-// and these runs are 6 steps long, so only the verdict that does not depend on the data is
-// asserted: (iii) is "reproduced" whenever both Muon and Adam were measured.
+// and these runs are 6 steps long, so verdicts are checked against the run's own numbers:
+// (iii) is "reproduced" exactly when Muon does not win every task beyond the seed spread
+// (tests/lab/test_verdicts.cpp feeds each verdict contradicting data).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -28,7 +29,7 @@ TEST_F(SpectralPower, TinyRunWritesClaimsTablesAndFigures) {
   o.sets = {"variants=adam,adamz,msgd,msgdz", "lr_factors=0.3,3", "gpt_steps=6",
             "gpt_layers=1", "gpt_width=16", "gpt_heads=2", "gpt_context=16", "gpt_batch=4",
             "gpt_eval_batches=1", "mlp_steps=6", "mlp_hidden=16", "mlp_batch=16",
-            "mlp_train_images=256", "mlp_val_images=64", "gpt_data_dir=" + path("brown"),
+            "mlp_train_images=256", "mlp_val_images=64", "seeds=0", "gpt_data_dir=" + path("brown"),
             "mlp_data_dir=" + path("fm")};
   const auto r = L::run_experiment(L::find_experiment("spectral-power"), o);
 
@@ -44,11 +45,10 @@ TEST_F(SpectralPower, TinyRunWritesClaimsTablesAndFigures) {
   EXPECT_EQ(ids, (std::set<std::string>{"family_spread", "small_p_stabilises", "muon_vs_adam"}));
   for (const auto& c : r.at("claims")) {
     if (c.at("id") != "muon_vs_adam") continue;
-    EXPECT_EQ(c.at("verdict"), "reproduced");
-    for (const char* task : {"gpt", "mlp"}) {
-      const auto w = c.at("numbers").at(task).at("winner").get<std::string>();
-      EXPECT_TRUE(w == "muon" || w == "adam") << w;
-    }
+    bool muon_always = true;
+    for (const char* task : {"gpt", "mlp"})
+      muon_always = muon_always && c.at("numbers").at(task).at("muon_wins_beyond_seed_spread").get<bool>();
+    EXPECT_EQ(c.at("verdict"), muon_always ? "not_reproduced" : "reproduced");
   }
   // 2 tasks × (4 variants × 2 lrs + 2 defaults) runs.
   std::ifstream runs(path("out/runs.csv"));
