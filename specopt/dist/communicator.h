@@ -3,7 +3,7 @@
 // all-reduce, all-gather, broadcast, reduce-scatter, barrier), behind an interface of the
 // project's own so that no c10d type appears in a header users include. That keeps the
 // public headers the same for LibTorch 1.13 (ProcessGroupGloo is a ProcessGroup) and 2.x
-// (backends sit behind a dispatching ProcessGroup), see libtorch-notes.md.
+// (backends sit behind a dispatching ProcessGroup).
 //
 //   auto comm = specopt::dist::init_from_env();   // single process when WORLD_SIZE is unset/1
 //   comm->all_reduce(t);                            // sum, in place
