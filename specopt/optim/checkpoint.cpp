@@ -27,6 +27,8 @@
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
 #include <specopt/optim/spectral_adam.h>
+#include <specopt/util/atomic_write.h>
+#include <specopt/util/checksum.h>
 
 namespace specopt {
 namespace {
@@ -380,61 +382,14 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return os.str();
 }
 
-// ---------------------------------------------------------------------------------------
-// Atomic file write.
-
-std::string errno_text(int err) { return std::strerror(err); }
-
 }  // namespace
 
 void write_file_atomic_bytes(const std::string& path, const std::string& bytes) {
   TORCH_CHECK(!path.empty(), "save_checkpoint: empty path");
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string tmpl = path + ".tmp-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  const int fd = ::mkstemp(buf.data());
-  if (fd < 0) {
-    const int err = errno;
-    TORCH_CHECK(false, "save_checkpoint: cannot create a temporary file beside '", path,
-                "' (in directory '", dir, "'): ", errno_text(err), "; nothing was written");
-  }
-  const std::string tmp(buf.data());
-  auto fail = [&](const char* what, int err) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: ", what, " '", tmp, "' for '", path, "' failed: ",
-                errno_text(err), "; '", path, "' was left as it was");
-  };
-  size_t off = 0;
-  while (off < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("writing", errno);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) fail("chmod of", errno);
-  if (::fsync(fd) != 0) fail("fsync of", errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: closing '", tmp, "' failed: ", errno_text(err), "; '",
-                path, "' was left as it was");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "save_checkpoint: renaming '", tmp, "' to '", path,
-                "' failed: ", errno_text(err), "; '", path, "' was left as it was");
-  }
-  // Make the rename itself durable (best effort: some filesystems refuse fsync on a dir).
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
+  try {  // checksum trailer and safe atomic write: specopt/util/{checksum,atomic_write}.h
+    write_file_atomic(path, with_checksum_trailer(bytes), /*create_parents=*/true);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "save_checkpoint: ", e.what(), "; '", path, "' was left as it was");
   }
 }
 
@@ -550,12 +505,9 @@ std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const Checkpoint
 // Load: phase 1 reads and validates everything into fresh objects; phase 2 applies.
 
 std::string read_checkpoint_file(const std::string& path) {
-  std::string bytes;
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), "load_checkpoint: cannot open '", path, "': ", errno_text(errno),
+  std::string bytes, error;  // the checksum is verified before anything is parsed
+  TORCH_CHECK(read_checksummed_file(path, bytes, error), "load_checkpoint: ", error,
               "; the optimizer was not changed");
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  TORCH_CHECK(!in.bad(), "load_checkpoint: reading '", path, "' failed");
   return bytes;
 }
 
