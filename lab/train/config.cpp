@@ -90,14 +90,16 @@ Handler text(std::string& out, std::vector<std::string> choices = {}) {
 }
 
 // toml++ 3.3 aborts (an assertion, also in release builds of the library) on a table header
-// whose first character is not a key character, e.g. "[=]" or "[\x01]", and reaches undefined
-// behaviour on some non-ASCII characters outside strings (both found by fuzz/config_fuzz.cpp):
-// such text is refused here first, naming the line. Strings and comments are tracked so that
-// their contents are not mistaken for either.
+// whose first character is not a key character ("[=]", "[\x01]") and on '}' where an array
+// expects a value ("x = [}"), and reaches undefined behaviour on some non-ASCII characters
+// outside strings (all found by fuzz/config_fuzz.cpp and fuzz/set_fuzz.cpp): such text is
+// refused here first, naming the line. Strings and comments are tracked so that their
+// contents are not mistaken for code.
 void check_toml_text(const std::string& text, const std::string& source) {
   enum { code, basic, literal, basic_ml, literal_ml, comment } state = code;
   bool line_start = true;
   int line = 1;
+  char last = 0;  // the last character of code (not blank, not in a comment)
   for (size_t i = 0; i < text.size(); ++i) {
     const char ch = text[i];
     if (ch == '\n') {
@@ -129,6 +131,12 @@ void check_toml_text(const std::string& text, const std::string& source) {
                                       std::to_string(static_cast<unsigned char>(ch)) +
                                       ") outside a string or comment");
         }
+        // toml++ also aborts on '}' where an array expects a value: "[}", "[1, }".
+        if (ch == '}' && (last == '[' || last == ',')) {
+          throw std::invalid_argument(source + ":" + std::to_string(line) +
+                                      ": invalid TOML: '}' where a value is expected");
+        }
+        if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '#') last = ch;
         if (ch == '#') {
           state = comment;
         } else if (text.compare(i, 3, "\"\"\"") == 0) {

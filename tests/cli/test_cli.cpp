@@ -255,4 +255,13 @@ TEST_F(CliFiles, ReproduceSetIsValidatedUpFront) {
   expect_one_line_error("run lyapunov --out " + path("r") + " --set n=abc", 1, "n=abc");
 }
 
+// An experiment that fails (n = 0 passes the up-front check, the experiment refuses it) makes
+// `reproduce` exit non-zero, after writing the report that shows the error.
+TEST_F(CliFiles, ReproduceExitsNonZeroWhenAnExperimentFails) {
+  const auto r = run_cli("reproduce --out " + path("r") + " --only lyapunov --set lyapunov.n=0");
+  EXPECT_EQ(r.code, 4) << r.output;
+  EXPECT_NE(r.output.find("1 experiment(s) failed"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(path("r/summary.json")));
+}
+
 }  // namespace

@@ -323,10 +323,11 @@ TEST_F(Reliability, ConfigMessagesNameTheirKey) {
   EXPECT_NE(e2.find("nosuchmap"), std::string::npos) << e2;
 }
 
-// Found by fuzz/config_fuzz.cpp and fuzz/set_fuzz.cpp: toml++ aborts on "[=]" and reaches
-// undefined behaviour on some non-ASCII characters outside strings; both are refused first.
+// Found by fuzz/config_fuzz.cpp and fuzz/set_fuzz.cpp: toml++ aborts on "[=]" and "[}" and
+// reaches undefined behaviour on some non-ASCII characters outside strings; all refused first.
 TEST_F(Reliability, MalformedTomlIsRefusedNotAborted) {
-  for (const char* text : {"[=]\n", "[model]\n[ #]\n", "[[.]]\n", "[model]\nkind× = 'gpt'\n"}) {
+  for (const char* text : {"[=]\n", "[model]\n[ #]\n", "[[.]]\n", "[model]\nkind× = 'gpt'\n",
+                           "[model]\nkind = [}\n", "[model]\nkind = [1,\n }\n"}) {
     const auto e = error_of([&] { L::parse_train_config(text, {}, "cfg.toml"); });
     EXPECT_NE(e.find("cfg.toml:"), std::string::npos) << text << ": " << e;
     EXPECT_NE(e.find("invalid TOML"), std::string::npos) << text << ": " << e;
