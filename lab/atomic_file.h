@@ -1,8 +1,8 @@
 #pragma once
-// Atomic file replacement: write everything to a temporary file in the destination's
-// directory, flush it to disk, then rename(2) it over the destination. Readers see either
-// the old file or the complete new one, never a partial write; on any failure the temporary
-// file is removed and the destination is left untouched.
+// Atomic file replacement for the lab and the CLI: specopt/util/atomic_write.h does the work
+// (temporary file, fsync, rename; symlinks written through, non-regular files and /dev, /proc,
+// /sys refused, the existing file's mode kept). Readers see either the old file or the
+// complete new one; on any failure the destination is left untouched.
 #include <functional>
 #include <ostream>
 #include <string>

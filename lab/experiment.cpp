@@ -303,6 +303,44 @@ void RunContext::claim(std::string id, std::string statement, Verdict verdict,
 // ---------------------------------------------------------------------------------------------
 // Running
 
+namespace {
+
+bool is_flag_word(const std::string& s) {
+  for (const char* w : {"true", "false", "1", "0", "yes", "no", "on", "off"}) {
+    if (s == w) return true;
+  }
+  return false;
+}
+
+bool all_numbers(const std::string& list) {
+  if (list.empty()) return false;
+  std::stringstream in(list);
+  std::string item;
+  double v = 0;
+  while (std::getline(in, item, ',')) {
+    if (!parse_finite_number(item, v)) return false;
+  }
+  return list.back() != ',';
+}
+
+// A --set value checked against the kind of value its knob's defaults are (numbers, a list of
+// numbers, or a flag), so `n=abc` is refused before anything runs rather than when the
+// experiment first reads the knob. Knobs with text defaults are checked by the experiment.
+void check_knob_value(const Experiment& e, const KnobSpec& k, const std::string& value) {
+  auto refuse = [&](const std::string& why) {
+    throw std::invalid_argument("--set " + e.name + "." + k.name + "=" + value + ": " + why +
+                                " (quick default '" + k.quick + "', full '" + k.full + "')");
+  };
+  if (value.empty()) refuse("empty value");
+  if (k.quick != "1" && k.quick != "0" && is_flag_word(k.quick) && is_flag_word(k.full)) {
+    if (!is_flag_word(value)) refuse("expected true or false");
+  } else if (all_numbers(k.quick) && all_numbers(k.full) && !all_numbers(value)) {
+    refuse("expected a finite number or a comma-separated list of them");
+  }
+}
+
+}  // namespace
+
 Params resolve_params(const Experiment& e, bool quick, const std::vector<std::string>& sets) {
   std::map<std::string, std::string> values;
   for (const auto& k : e.knobs) values[k.name] = quick ? k.quick : k.full;
@@ -317,6 +355,9 @@ Params resolve_params(const Experiment& e, bool quick, const std::vector<std::st
       for (const auto& k : e.knobs) names.push_back(k.name);
       throw std::invalid_argument("--set " + key + ": unknown knob for experiment '" + e.name +
                                   "' (knobs: " + join_names(names) + ")");
+    }
+    for (const auto& k : e.knobs) {
+      if (k.name == key) check_knob_value(e, k, s.substr(eq + 1));
     }
     values[key] = s.substr(eq + 1);
   }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -110,9 +111,15 @@ LaunchResult launch_local(const LaunchOptions& o) {
     if (::pipe(fds) != 0) throw std::runtime_error("launch: pipe failed");
     std::cout.flush();
     std::cerr.flush();
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("launch: fork: ") + std::strerror(errno));
     if (pid == 0) {
+      // The worker dies with its launcher, however the launcher ends (SIGKILL included): no
+      // orphaned rank keeps training and writing checkpoints. If the launcher is already gone
+      // (it died between fork and prctl), exit at once.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(128 + SIGKILL);
       ::close(fds[0]);
       ::dup2(fds[1], STDOUT_FILENO);
       ::dup2(fds[1], STDERR_FILENO);

@@ -8,6 +8,9 @@
 //   o.args = {"bench", "step", "--quick"};        // argv[1..] of every worker
 //   auto r = specopt::lab::launch_local(o);        // r.ok() when every worker exited 0
 //
+// Workers die with the launcher (PR_SET_PDEATHSIG = SIGKILL): killing the launcher, by any
+// signal, ends the whole job.
+//
 // Fail fast (default): as soon as one worker exits non-zero or by a signal, the others get
 // SIGTERM, then SIGKILL after kill_grace; the result says which rank failed first and how.
 // Without fail fast the launcher just waits (the workers' own collective timeouts bound it),

@@ -1,6 +1,9 @@
 // `specopt reproduce`: every registered experiment plus the matrix-function study, into one
 // report (DIR/index.html, DIR/summary.json). The work is lab::reproduce; this only parses.
+// Exit status 0, or 4 when an experiment failed; every --set is validated before anything runs.
+#include <algorithm>
 #include <filesystem>
+#include <stdexcept>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -27,6 +30,16 @@ struct ReproduceArgs {
 };
 
 int reproduce(const ReproduceArgs& a) {
+  // A knob of an experiment that --only leaves out would be silently unused: refused.
+  if (!a.only.empty()) {
+    for (const auto& s : a.sets) {
+      const std::string name = s.substr(0, s.find('.'));
+      if (std::find(a.only.begin(), a.only.end(), name) == a.only.end()) {
+        throw std::invalid_argument("--set " + s + ": experiment '" + name +
+                                    "' is not selected by --only, so nothing would use it");
+      }
+    }
+  }
   lab::use_threads(a.threads);
   lab::ReproduceOptions o;
   o.quick = !a.full;
@@ -47,6 +60,12 @@ int reproduce(const ReproduceArgs& a) {
   std::cout << "report: "
             << std::filesystem::absolute(std::filesystem::path(a.out) / "index.html").lexically_normal().string()
             << std::endl;
+  // Exit status 4 when an experiment failed (its claims could not be checked).
+  if (c["error"].get<int>() > 0) {
+    std::cerr << "specopt: error: " << c["error"].get<int>()
+              << " experiment(s) failed (see the report)" << std::endl;
+    return 4;
+  }
   return 0;
 }
 

@@ -27,8 +27,10 @@ CLI::Validator number_check(bool integer, bool allow_zero) {
         int64_t i = 0;
         const bool parsed = integer ? parse_integer(s, i) : parse_finite_number(s, v);
         if (integer) v = static_cast<double>(i);
-        const bool ok = parsed && (allow_zero ? v >= 0 : v > 0) &&
-                        (!integer || v <= 2147483647.0);
+        if (parsed && integer && v > 2147483647.0) {
+          return "'" + s + "' is too large (at most 2147483647)";
+        }
+        const bool ok = parsed && (allow_zero ? v >= 0 : v > 0);
         return ok ? std::string() : "'" + s + "' is not a " + what;
       },
       "");
@@ -41,15 +43,15 @@ CLI::Validator positive_real() { return number_check(false, false); }
 CLI::Validator non_negative_real() { return number_check(false, true); }
 
 CLI::Validator real_in(double lo, double hi, bool open) {
-  std::ostringstream range;
-  range << (open ? "(" : "[") << lo << ", " << hi << (open ? ")" : "]");
+  std::ostringstream range;  // an infinite bound is never included: "[1, inf)"
+  range << (open ? "(" : "[") << lo << ", " << hi << (open || std::isinf(hi) ? ")" : "]");
   const std::string r = range.str();
   return CLI::Validator(
       [=](std::string& s) -> std::string {
         double v = 0;
-        const bool ok = parse_finite_number(s, v) &&
-                        (open ? (v > lo && v < hi) : (v >= lo && v <= hi));
-        return ok ? std::string() : "'" + s + "' is not a number in " + r;
+        if (!parse_finite_number(s, v)) return "'" + s + "' is not a finite number (expected one in " + r + ")";
+        const bool ok = open ? (v > lo && v < hi) : (v >= lo && v <= hi);
+        return ok ? std::string() : "'" + s + "' is not in " + r;
       },
       "NUM in " + r);
 }

@@ -2,12 +2,17 @@
 
 #include <toml++/toml.h>
 
+#include "lab/train/config_maps.h"
+
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace specopt {
 namespace lab {
@@ -84,8 +89,101 @@ Handler text(std::string& out, std::vector<std::string> choices = {}) {
   };
 }
 
+// toml++ 3.3 aborts (an assertion, also in release builds of the library) on a table header
+// whose first character is not a key character ("[=]", "[\x01]") and on '}' where an array
+// expects a value ("x = [}"), and reaches undefined behaviour on some non-ASCII characters
+// outside strings (all found by fuzz/config_fuzz.cpp and fuzz/set_fuzz.cpp): such text is
+// refused here first, naming the line. Strings and comments are tracked so that their
+// contents are not mistaken for code.
+void check_toml_text(const std::string& text, const std::string& source) {
+  enum { code, basic, literal, basic_ml, literal_ml, comment } state = code;
+  bool line_start = true;
+  int line = 1;
+  char last = 0;  // the last character of code (not blank, not in a comment)
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n') {
+      ++line;
+      line_start = true;
+      if (state == comment || state == basic || state == literal) state = code;
+      continue;
+    }
+    switch (state) {
+      case code:
+        if (line_start && (ch == ' ' || ch == '\t')) continue;
+        if (line_start && ch == '[') {
+          size_t j = i + 1;
+          if (j < text.size() && text[j] == '[') ++j;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+          const unsigned char k = j < text.size() ? static_cast<unsigned char>(text[j]) : 0;
+          if (!(std::isalnum(k) || k == '_' || k == '-' || k == '"' || k == '\'')) {
+            throw std::invalid_argument(source + ":" + std::to_string(line) +
+                                        ": invalid TOML: a table header must start with a key");
+          }
+        }
+        line_start = false;
+        // Outside strings and comments only ASCII is valid for a config (keys are ASCII);
+        // toml++ 3.3 reaches undefined behaviour classifying some other characters there.
+        if (static_cast<unsigned char>(ch) >= 0x7f ||
+            (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\r')) {
+          throw std::invalid_argument(source + ":" + std::to_string(line) +
+                                      ": invalid TOML: unexpected character (byte " +
+                                      std::to_string(static_cast<unsigned char>(ch)) +
+                                      ") outside a string or comment");
+        }
+        // toml++ also aborts on '}' where an array expects a value: "[}", "[1, }".
+        if (ch == '}' && (last == '[' || last == ',')) {
+          throw std::invalid_argument(source + ":" + std::to_string(line) +
+                                      ": invalid TOML: '}' where a value is expected");
+        }
+        if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '#') last = ch;
+        if (ch == '#') {
+          state = comment;
+        } else if (text.compare(i, 3, "\"\"\"") == 0) {
+          state = basic_ml;
+          i += 2;
+        } else if (text.compare(i, 3, "'''") == 0) {
+          state = literal_ml;
+          i += 2;
+        } else if (ch == '"') {
+          state = basic;
+        } else if (ch == '\'') {
+          state = literal;
+        }
+        break;
+      case basic:
+      case basic_ml:
+        if (ch == '\\') {
+          ++i;
+        } else if (state == basic_ml && text.compare(i, 3, "\"\"\"") == 0) {
+          state = code;
+          i += 2;
+        } else if (state == basic && ch == '"') {
+          state = code;
+        }
+        break;
+      case literal:
+        if (ch == '\'') state = code;
+        break;
+      case literal_ml:
+        if (text.compare(i, 3, "'''") == 0) {
+          state = code;
+          i += 2;
+        }
+        break;
+      case comment:
+        break;
+    }
+  }
+}
+
 // "section.key=value" → table[section][key] = value parsed as TOML (a bare word is a string).
 void apply_set(toml::table& root, const std::string& set) {
+  for (const char ch : set) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+      throw std::invalid_argument("--set '" + set + "': control character (a newline?) in it");
+    }
+  }
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw std::invalid_argument("--set '" + set + "': expected section.key=value");
@@ -100,8 +198,9 @@ void apply_set(toml::table& root, const std::string& set) {
   const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
   toml::table parsed;
   try {
+    check_toml_text("v = " + value, "--set");  // what toml++ must not see (above)
     parsed = toml::parse("v = " + value);
-  } catch (const toml::parse_error&) {
+  } catch (const std::exception&) {
     parsed = toml::table{{"v", value}};  // a bare word: a string
   }
   if (!root.contains(section)) root.insert(section, toml::table{});
@@ -134,6 +233,7 @@ std::string TrainConfig::schedule_spec() const {
 TrainConfig parse_train_config(const std::string& toml_text, const std::vector<std::string>& sets,
                                const std::string& source) {
   toml::table root;
+  check_toml_text(toml_text, source);
   try {
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
@@ -247,6 +347,17 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
                                " exceeds train.steps = " + std::to_string(c.steps));
   }
   if (s.name == "wsd" && s.decay == 0) bad("schedule.decay", "required (>= 1) for 'wsd'");
+  if (c.out_dir.empty()) bad("train.out_dir", "must not be empty (the run directory)");
+  if (o.name == "lionk") {
+    const std::string why = convex_map_spec_error(o.map);
+    if (!why.empty()) bad("optimizer.map", "'" + o.map + "': " + why);
+  }
+  // More intra-op threads than the machine has only oversubscribes it (100000 stalls it).
+  const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  if (c.threads > hardware) {
+    bad("train.threads", std::to_string(c.threads) + " exceeds the " + std::to_string(hardware) +
+                             " hardware threads of this machine (0 leaves LibTorch's default)");
+  }
   if (c.device != "cpu" && c.device.rfind("cuda", 0) != 0) {
     bad("train.device", "'" + c.device + "' is not 'cpu' or 'cuda[:N]'");
   }

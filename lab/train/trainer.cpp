@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,7 +18,9 @@
 #include "lab/train/data_parallel.h"
 #include "lab/train/optimizer_factory.h"
 #include "lab/train/progress.h"
+#include "lab/train/run_dir.h"
 #include "lab/train/task.h"
+#include "specopt/util/atomic_write.h"
 
 namespace specopt {
 namespace lab {
@@ -76,6 +79,42 @@ void truncate_metrics(const std::string& path, int64_t step) {
   write_file_atomic(path, kept);
 }
 
+// An exception's message without LibTorch's backtrace.
+std::string error_text(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+std::string joined(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+// The resume rules on config changes (lab/train/run_dir.h): identity keys may differ only with
+// allow_change, and [model] / [optimizer] keys never (the checkpoint restores those).
+void check_resume_changes(const std::vector<std::string>& diffs, bool allow_change,
+                          const std::string& what) {
+  if (diffs.empty()) return;
+  std::vector<std::string> fixed;
+  for (const auto& d : diffs) {
+    if (d.rfind("model.", 0) == 0 || d.rfind("optimizer.", 0) == 0) fixed.push_back(d);
+  }
+  if (!allow_change) {
+    throw std::runtime_error("cannot resume: " + what + " in " + std::to_string(diffs.size()) +
+                             " key(s): " + joined(diffs, "; ") +
+                             " (a resumed run keeps its config; train.steps may be raised to "
+                             "extend it; --allow-config-change accepts other changes except "
+                             "[model] and [optimizer] keys)");
+  }
+  if (!fixed.empty()) {
+    throw std::runtime_error("cannot resume: " + what + " in " + joined(fixed, "; ") +
+                             ": a checkpoint restores the model and the optimizer's options and "
+                             "state, so these need a new run (--force), even with "
+                             "--allow-config-change");
+  }
+}
+
 }  // namespace
 
 TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
@@ -89,6 +128,29 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   auto log = hooks.log ? hooks.log : [](const std::string& l) { std::cerr << l << std::endl; };
   if (quiet) log = [](const std::string&) {};
   const auto t_start = Clock::now();
+
+  // The run directory (lab/train/run_dir.h): locked for the whole run, an existing run kept
+  // unless --resume / --force, a killed writer's temporaries removed. `specopt train --nproc`
+  // does this in the launcher, which holds the lock for its workers.
+  std::unique_ptr<RunDirLock> dir_lock;
+  if (hooks.write_files && lead) {
+    if (comm == nullptr || std::getenv(kRunDirLockedEnv) == nullptr) {
+      int stale = 0;
+      dir_lock = std::make_unique<RunDirLock>(c.out_dir, &stale);
+      if (stale > 0) {
+        log("took over the lock of '" + c.out_dir + "' left by process " + std::to_string(stale) +
+            " (no longer running)");
+      }
+    }
+    if (const int n = remove_stale_temporaries(c.out_dir)) {
+      log("removed " + std::to_string(n) + " temporary file(s) left in '" + c.out_dir +
+          "' by an interrupted run");
+    }
+    if (!hooks.resume) {
+      const auto aside = prepare_fresh_run_dir(c.out_dir, hooks.force);
+      if (!aside.empty()) log("the previous run in '" + c.out_dir + "' was moved to '" + aside + "'");
+    }
+  }
   if (comm) check_batch_splits(c.batch_size, comm->size());
 
   auto task = make_task(c);
@@ -108,34 +170,104 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   namespace fs = std::filesystem;
   const std::string dir = c.out_dir;
   const std::string ckpt = dir + "/checkpoint.pt", metrics_path = dir + "/metrics.jsonl";
+  const std::string prev_ckpt = dir + "/checkpoint.prev.pt";
   const std::string config_text = c.to_json().dump(2);
+  const auto identity = identity_entries(c.to_json());
   int64_t start = 0;
+  std::string ckpt_used = ckpt;
   std::map<std::string, int64_t> ints;
   std::map<std::string, double> doubles;
   r.best_val_loss = std::numeric_limits<double>::infinity();
 
   if (hooks.resume) {
     if (!hooks.write_files) throw std::invalid_argument("resume needs an output directory");
-    if (!fs::exists(ckpt)) {
+    if (!fs::exists(ckpt) && !fs::exists(prev_ckpt)) {
       throw std::runtime_error("cannot resume: no checkpoint '" + ckpt +
                                "' (start the run without --resume)");
     }
-    std::ifstream in(dir + "/config.json");
-    std::stringstream saved;
-    saved << in.rdbuf();
-    if (saved.str() != config_text) {
-      throw std::runtime_error("cannot resume: the config differs from the one in '" + dir +
-                               "/config.json' (a resumed run must use the same config)");
+    const std::string saved_path = dir + "/config.json";
+    std::ifstream in(saved_path);
+    if (!in) {
+      throw std::runtime_error("cannot resume: '" + saved_path + "' is missing or unreadable, so "
+                               "the run's config cannot be checked (an incomplete run directory)");
     }
-    opt->load(ckpt, ints, doubles);
+    nlohmann::json saved;
+    try {
+      saved = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot resume: '" + saved_path + "' is not valid JSON: " + e.what());
+    }
+    const auto now = c.to_json();
+    check_resume_changes(config_differences(saved, now, true), hooks.allow_config_change,
+                         "the config differs from the run's '" + saved_path + "'");
+    // The last checkpoint, or the one before it when the last is refused (checksum, ...).
+    std::string used = ckpt;
+    try {
+      if (!fs::exists(ckpt)) throw std::runtime_error("'" + ckpt + "' does not exist");
+      opt->load(ckpt, ints, doubles);
+    } catch (const std::exception& e) {
+      const std::string why = error_text(e);
+      if (!fs::exists(prev_ckpt)) {
+        throw std::runtime_error("cannot resume: " + why + " (and no previous checkpoint '" +
+                                 prev_ckpt + "' to fall back to)");
+      }
+      log("the last checkpoint was refused: " + why + "; falling back to the previous one '" +
+          prev_ckpt + "'");
+      try {
+        opt->load(prev_ckpt, ints, doubles);
+      } catch (const std::exception& e2) {
+        throw std::runtime_error("cannot resume: the last checkpoint was refused (" + why +
+                                 ") and so was the previous one (" + error_text(e2) + ")");
+      }
+      used = prev_ckpt;
+    }
+    if (comm) comm->barrier();  // every rank has read the files before any is moved
+    if (used == prev_ckpt && lead && fs::exists(ckpt)) {
+      // Kept for inspection, out of the way of the next checkpoint's rotation.
+      std::error_code ec;
+      fs::rename(ckpt, dir + "/checkpoint.refused.pt", ec);
+    }
+    const auto foreign = identity_mismatches(ints, saved);
+    if (!foreign.empty()) {
+      check_resume_changes(foreign, hooks.allow_config_change,
+                           "the checkpoint '" + used + "' belongs to another run: it differs from '" +
+                               saved_path + "'");
+      log("resuming a checkpoint written with other values of " + joined(foreign, ", ") +
+          " (--allow-config-change)");
+    }
     start = ints.at("step");
+    if (start > c.steps) {
+      throw std::runtime_error("cannot resume: the checkpoint is at step " + std::to_string(start) +
+                               ", beyond train.steps = " + std::to_string(c.steps));
+    }
+    if (start == c.steps && fs::exists(dir + "/summary.json")) {
+      // A finished run: nothing to do, and its summary stays as it is.
+      std::ifstream sin(dir + "/summary.json");
+      try {
+        r.summary = nlohmann::json::parse(sin);
+      } catch (const std::exception&) {
+        r.summary = nlohmann::json::object();
+      }
+      r.status = r.summary.value("status", std::string("completed"));
+      r.steps_done = start;
+      log("the run in '" + dir + "' already finished at step " + std::to_string(start) +
+          "; raise train.steps to extend it");
+      if (comm) comm->barrier();
+      return r;
+    }
+    const auto changes = config_differences(saved, now, false);
+    if (!changes.empty()) {
+      log("config changes on resume: " + joined(changes, "; "));
+      if (write_shared) write_file_atomic(saved_path, config_text);
+    }
     r.initial_val_loss = doubles.at("initial_val_loss");
     r.best_val_loss = doubles.at("best_val_loss");
     r.best_val_accuracy = doubles.at("best_val_accuracy");
     r.final_val_loss = doubles.at("final_val_loss");
     r.final_val_accuracy = doubles.at("final_val_accuracy");
     if (lead) truncate_metrics(metrics_path, start);
-    log("resumed from " + ckpt + " at step " + std::to_string(start));
+    ckpt_used = used;
+    log("resumed from " + ckpt_used + " at step " + std::to_string(start));
   } else {
     r.initial_val_loss = evaluate_over_ranks(*task, comm).loss;
     r.final_val_loss = r.initial_val_loss;
@@ -145,11 +277,8 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
       write_file_atomic(metrics_path, "");
       // A fresh run never resumes someone else's checkpoint later (nor its shards). The other
       // ranks write nothing before the first checkpoint's collectives, which wait for rank 0.
-      std::error_code ec;
-      fs::remove(ckpt, ec);
-      for (const auto& e : fs::directory_iterator(dir, ec)) {
-        if (e.path().filename().string().rfind("checkpoint.pt.", 0) == 0) fs::remove(e.path(), ec);
-      }
+      remove_checkpoint_files(ckpt);
+      remove_checkpoint_files(prev_ckpt);
     }
   }
   std::ofstream metrics;
@@ -164,10 +293,12 @@ TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   int64_t last_ckpt = start;
   auto save = [&](int64_t step) {
     if (!hooks.write_files) return;
-    ints = {{"step", step}};
+    ints = identity;
+    ints["step"] = step;
     doubles = {{"initial_val_loss", r.initial_val_loss}, {"best_val_loss", r.best_val_loss},
                {"best_val_accuracy", r.best_val_accuracy}, {"final_val_loss", r.final_val_loss},
                {"final_val_accuracy", r.final_val_accuracy}};
+    if (lead) keep_previous_checkpoint(ckpt, prev_ckpt);  // the last two are kept
     opt->save(ckpt, ints, doubles);
     last_ckpt = step;
   };

@@ -12,12 +12,16 @@
 // losses, so `resume` continues bit-exactly: same thread count, same device, same results.
 //
 // Files under config.out_dir (when TrainHooks::write_files):
-//   config.json      the resolved config (a resume with a different config is refused)
+//   .lock            held by the run (lab/train/run_dir.h); a second run is refused meanwhile
+//   config.json      the resolved config (a resume with a different config is refused,
+//                    naming each differing key; train.steps may be raised to extend a run)
 //   metrics.jsonl    {"step","loss","grad_norm","lr_scale","seconds"} every log_interval steps,
 //                    {"step","val_loss"[,"val_accuracy"]} at each evaluation; on resume the
 //                    lines after the checkpoint's step are dropped first
-//   checkpoint.pt    the last checkpoint (written atomically); multi-process: the sharded
-//                    checkpoint's manifest, with checkpoint.pt.* beside it
+//   checkpoint.pt    the last checkpoint (written atomically, checksummed, with the run's
+//                    identity); multi-process: the sharded checkpoint's manifest, with
+//                    checkpoint.pt.* beside it
+//   checkpoint.prev.pt  the one before (hard links), used when the last one is refused
 //   summary.json     written at the end (also after a divergence), atomically
 #include <cstdint>
 #include <functional>
@@ -36,6 +40,12 @@ namespace lab {
 
 struct TrainHooks {
   bool resume = false;
+  // A fresh run into a directory that holds a run: refused unless force, which moves the old
+  // run to "<out_dir>/replaced-<N>" first (lab/train/run_dir.h).
+  bool force = false;
+  // A resume whose config (or checkpoint) differs in identity keys: refused naming them unless
+  // this is set; [model] and [optimizer] keys are refused even then.
+  bool allow_config_change = false;
   bool write_files = true;  // false: nothing written (experiments run many configs)
   // Progress: bar on a terminal (auto), plain lines to `log` otherwise; quiet: nothing.
   bool quiet = false;

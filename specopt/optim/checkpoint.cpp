@@ -16,7 +16,8 @@
 #include <utility>
 
 #include <specopt/optim/fields.h>
-#include <specopt/util/atomic_file.h>
+#include <specopt/util/atomic_write.h>
+#include <specopt/util/checksum.h>
 
 namespace specopt {
 namespace {
@@ -399,15 +400,18 @@ void load_checkpoint_bytes(const std::string& bytes, const std::string& source,
 }
 
 void write_file_atomic_bytes(const std::string& path, const std::string& bytes) {
-  write_file_atomic(path, bytes, "save_checkpoint");
+  TORCH_CHECK(!path.empty(), "save_checkpoint: empty path");
+  try {  // checksum trailer and safe atomic write: specopt/util/{checksum,atomic_write}.h
+    write_file_atomic(path, with_checksum_trailer(bytes), /*create_parents=*/true);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "save_checkpoint: ", e.what(), "; '", path, "' was left as it was");
+  }
 }
 
 std::string read_checkpoint_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), "load_checkpoint: cannot open '", path, "': ", std::strerror(errno),
+  std::string bytes, error;  // the checksum is verified before anything is parsed
+  TORCH_CHECK(read_checksummed_file(path, bytes, error), "load_checkpoint: ", error,
               "; the optimizer was not changed");
-  std::string bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>{});
-  TORCH_CHECK(!in.bad(), "load_checkpoint: reading '", path, "' failed");
   return bytes;
 }
 

@@ -45,9 +45,11 @@
 //   * Options types that are not a specopt rule's (no declared fields): save refuses naming
 //     the group.
 //
-// Saving is atomic: the archive is written to "<path>.tmp-XXXXXX" in the same directory,
-// fsync'ed, renamed over <path>, and the directory fsync'ed; on any failure the temporary
-// file is removed, <path> (if it existed) is untouched, and a c10::Error names the path.
+// Saving is atomic and checksummed: the archive plus an integrity trailer (length and CRC-32
+// of the whole content, specopt/util/checksum.h) is written by specopt/util/atomic_write.h
+// (temporary file, fsync, rename; missing parent directories created; symlinks written
+// through, non-regular targets refused); on any failure <path> (if it existed) is untouched
+// and a c10::Error names the path. Loading verifies the trailer before parsing anything.
 //
 // Loading validates everything first — file readable and a specopt checkpoint, format version
 // known, optimizer kind, number of groups, parameters per group, each parameter's shape and

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include <specopt/optim/elementwise_slices.h>
+#include <specopt/util/checksum.h>
 
 namespace specopt {
 
@@ -41,8 +42,9 @@ struct Manifest {
 };
 
 bool read_manifest(const std::string& path, Manifest& m, std::string& error) {
-  std::ifstream in(path);
-  if (!in) return error = "cannot open the manifest", false;
+  std::string text;  // checksum verified first: specopt/util/checksum.h
+  if (!read_checksummed_file(path, text, error)) return false;
+  std::istringstream in(text);
   std::string magic;
   int version = 0;
   in >> magic >> version;

@@ -6,7 +6,10 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -229,6 +232,57 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   EXPECT_NE(r.output.find("muon_auto"), std::string::npos) << r.output;
+}
+
+// Option messages say what is wrong with the value.
+TEST(Cli, RangeMessagesSayWhatIsWrong) {
+  expect_one_line_error("matfun polar --in a.npy --out b.npy --steps 99999999999", 2,
+                        "'99999999999' is too large");
+  expect_one_line_error("bench matfun --kappa inf", 2, "'inf' is not a finite number");
+  expect_one_line_error("bench matfun --kappa 0.5", 2, "'0.5' is not in [1, inf)");
+}
+
+// Outputs: a FIFO or a device is refused (and left as it is), a symlink is written through,
+// the existing file's mode is kept.
+TEST_F(CliFiles, MatfunOutputIsSafe) {
+  const auto G = at::randn({8, 6}, at::kDouble);
+  specopt::lab::write_npy(path("G.npy"), G);
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0644), 0);
+  expect_one_line_error("matfun polar --in " + path("G.npy") + " --out " + path("fifo"), 1,
+                        "it is a FIFO, not a regular file");
+  expect_one_line_error("matfun polar --in " + path("G.npy") + " --out /dev/null", 1,
+                        "refusing");
+  std::ofstream(path("target.npy")) << "old";
+  ::chmod(path("target.npy").c_str(), 0600);
+  std::filesystem::create_symlink(path("target.npy"), path("link.npy"));
+  const auto r = run_cli("matfun polar --in " + path("G.npy") + " --out " + path("link.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::is_symlink(path("link.npy")));
+  EXPECT_EQ(specopt::lab::read_npy(path("target.npy")).sizes(), G.sizes());
+  struct stat st {};
+  ASSERT_EQ(::stat(path("target.npy").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+// `reproduce --set` is checked before anything runs: a bad value, and a knob of an
+// experiment that --only leaves out.
+TEST_F(CliFiles, ReproduceSetIsValidatedUpFront) {
+  expect_one_line_error("reproduce --out " + path("r") + " --only lyapunov --set lyapunov.n=abc", 1,
+                        "lyapunov.n=abc");
+  EXPECT_FALSE(std::filesystem::exists(path("r")));
+  expect_one_line_error("reproduce --out " + path("r") + " --only lyapunov --set factorization.kappas=10", 1,
+                        "not selected by --only");
+  EXPECT_FALSE(std::filesystem::exists(path("r")));
+  expect_one_line_error("run lyapunov --out " + path("r") + " --set n=abc", 1, "n=abc");
+}
+
+// An experiment that fails (n = 0 passes the up-front check, the experiment refuses it) makes
+// `reproduce` exit non-zero, after writing the report that shows the error.
+TEST_F(CliFiles, ReproduceExitsNonZeroWhenAnExperimentFails) {
+  const auto r = run_cli("reproduce --out " + path("r") + " --only lyapunov --set lyapunov.n=0");
+  EXPECT_EQ(r.code, 4) << r.output;
+  EXPECT_NE(r.output.find("1 experiment(s) failed"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(path("r/summary.json")));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // lab/npy.h and lab/atomic_file.h: .npy round trips, error messages, atomic writes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
@@ -9,9 +10,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "lab/atomic_file.h"
 #include "lab/npy.h"
+#include "tests/common/file_bytes.h"
 #include "tests/common/temp_dir.h"
 
 namespace {
@@ -21,17 +24,8 @@ using specopt::lab::write_file_atomic;
 using specopt::lab::write_npy;
 using TempDir = specopt_test::TempDirTest;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
+using specopt_test::slurp;
+using specopt_test::spit;
 
 // The message of the std::runtime_error that `fn` throws ("" if it does not throw).
 template <class F>
@@ -172,6 +166,59 @@ TEST_F(NpyTest, TruncatedData) {
 TEST_F(NpyTest, DirectoryIsRejected) {
   const auto msg = error_of([&] { read_npy(dir_.path.string()); });
   EXPECT_NE(msg.find("directory"), std::string::npos) << msg;
+}
+
+// A valid file read through a pipe (no size to seek to) loads like the file itself.
+TEST_F(NpyTest, ReadsFromAPipe) {
+  const auto t = at::randn({3, 4}, at::kDouble);
+  const auto bytes = specopt::lab::npy_bytes(t);
+  ASSERT_EQ(::mkfifo(path("pipe").c_str(), 0600), 0);
+  std::thread writer([&] { spit(path("pipe"), bytes); });
+  std::string msg;
+  at::Tensor r;
+  try {
+    r = read_npy(path("pipe"));
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  writer.join();
+  ASSERT_EQ(msg, "");
+  EXPECT_TRUE(at::equal(r, t));
+}
+
+// A version 1.0 .npy file with the header dict `dict` and `data` after it.
+std::string npy_with_header(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xFF);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + data;
+}
+
+// Shape entries that are not non-negative integers are named, not truncated or called large.
+TEST_F(NpyTest, BadShapeEntriesAreNamed) {
+  const std::string data(6 * 4 * 4, '\0');
+  for (const auto& [shape, word] : std::vector<std::pair<std::string, std::string>>{
+           {"(6.5, 4)", "'6.5' is not a non-negative integer"},
+           {"(-1, 4)", "'-1' is not a non-negative integer"}}) {
+    spit(path("s.npy"), npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': " +
+                                            shape + ", }", data));
+    const auto msg = error_of([&] { read_npy(path("s.npy")); });
+    EXPECT_NE(msg.find(word), std::string::npos) << shape << ": " << msg;
+  }
+  spit(path("ok.npy"), npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (6, 4), }", data));
+  EXPECT_EQ(error_of([&] { EXPECT_EQ(read_npy(path("ok.npy")).sizes(), at::IntArrayRef({6, 4})); }), "");
+}
+
+// '|f4' (byte order "not applicable") is read as the float32 it is.
+TEST_F(NpyTest, PipeByteOrderMarkIsAccepted) {
+  const auto t = at::randn({2, 3}, at::kFloat);
+  auto bytes = specopt::lab::npy_bytes(t);
+  bytes.replace(bytes.find("<f4"), 3, "|f4");
+  spit(path("p.npy"), bytes);
+  EXPECT_EQ(error_of([&] { EXPECT_TRUE(at::equal(read_npy(path("p.npy")), t)); }), "");
 }
 
 }  // namespace

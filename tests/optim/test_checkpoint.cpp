@@ -3,6 +3,9 @@
 // (other kind, other shapes/dtypes/counts, truncated/missing file, unknown version) change
 // nothing; a failing save leaves no temporary file and the previous checkpoint intact.
 #include <gtest/gtest.h>
+#include <filesystem>
+
+#include <specopt/util/checksum.h>
 
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -418,18 +421,26 @@ TYPED_TEST(CheckpointTest, RefusesOtherShapesCountsDtypesAndBadFiles) {
     save_checkpoint(dir.file("sched.ckpt"), o, ex);
     const auto bytes = read_bytes(dir.file("good.ckpt"));
     std::ofstream(dir.file("trunc.ckpt"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-    std::ofstream(dir.file("garbage.ckpt"), std::ios::binary) << "not a checkpoint";
+    // With a valid checksum trailer (specopt/util/checksum.h), so that the loader's own checks
+    // behind it are reached.
+    std::ofstream(dir.file("garbage.ckpt"), std::ios::binary)
+        << specopt::with_checksum_trailer("not a checkpoint");
+    auto framed = [](torch::serialize::OutputArchive& a, const std::string& file) {
+      std::ostringstream os;
+      a.save_to(os);
+      std::ofstream(file, std::ios::binary) << specopt::with_checksum_trailer(os.str());
+    };
     torch::serialize::OutputArchive other;
     other.write("specopt_format_version", c10::IValue(int64_t(99)));
-    other.save_to(dir.file("v99.ckpt"));
+    framed(other, dir.file("v99.ckpt"));
     torch::serialize::OutputArchive plain;
     plain.write("x", c10::IValue(int64_t(1)));
-    plain.save_to(dir.file("plain.ckpt"));
+    framed(plain, dir.file("plain.ckpt"));
   }
   // Scheduler list mismatch (the checkpoint has one, none given).
   expect_refused<Case>(dir.file("sched.ckpt"), "the checkpoint has 1 lr schedulers, 0 were given",
                        [](LrScheduler&) { return CheckpointExtras{}; });
-  expect_refused<Case>(dir.file("trunc.ckpt"), dir.file("trunc.ckpt") + "' is not a readable",
+  expect_refused<Case>(dir.file("trunc.ckpt"), dir.file("trunc.ckpt") + "': no checksum trailer",
                        [](LrScheduler&) { return CheckpointExtras{}; });
   expect_refused<Case>(dir.file("garbage.ckpt"), "is not a readable checkpoint",
                        [](LrScheduler&) { return CheckpointExtras{}; });
@@ -466,8 +477,7 @@ TEST(CheckpointAtomic, FailedSaveLeavesNoTempAndOldFileIntact) {
     }
     ::chmod(dir.path.c_str(), 0755);
   }
-  // 2. The rename fails: the target path is a non-empty directory, so the temp file is
-  // written and fsync'ed first, then must be removed. Done beside a real old checkpoint.
+  // 2. The target path is a non-empty directory: refused before anything is written.
   const std::string blocked = dir.file("blocked");
   ASSERT_EQ(::mkdir(blocked.c_str(), 0755), 0);
   std::ofstream(blocked + "/keep") << "x";
@@ -475,18 +485,15 @@ TEST(CheckpointAtomic, FailedSaveLeavesNoTempAndOldFileIntact) {
     save_checkpoint(blocked, opt);
     ADD_FAILURE() << "save over a directory succeeded";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("renaming"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("it is a directory"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find(blocked), std::string::npos) << e.what();
   }
   ::unlink((blocked + "/keep").c_str());
   ::rmdir(blocked.c_str());
-  // 3. A path in a missing directory.
-  try {
-    save_checkpoint(dir.file("no/such/dir/opt.ckpt"), opt);
-    ADD_FAILURE() << "save into a missing directory succeeded";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no/such/dir/opt.ckpt"), std::string::npos) << e.what();
-  }
+  // 3. A path in a missing directory: the directory is created (a fresh run directory).
+  EXPECT_NO_THROW(save_checkpoint(dir.file("no/such/dir/opt.ckpt"), opt));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.file("no/such/dir/opt.ckpt")));
+  std::filesystem::remove_all(dir.file("no"));
   // No temporary files anywhere; the old checkpoint is byte-identical and still loads.
   const auto files = dir.list();
   EXPECT_EQ(files, std::vector<std::string>{"opt.ckpt"});

@@ -62,6 +62,18 @@ inline void write_fmnist_fixture(const std::string& dir, int64_t n_train, int64_
   make(n_test, 2, dir + "/t10k-images-idx3-ubyte", dir + "/t10k-labels-idx1-ubyte");
 }
 
+// A 1-layer GPT on the Brown fixture in `brown_dir`: 24 steps, hybrid Muon + AdamW, a
+// warmup-cosine schedule, one thread; `extra` lines are appended to [train].
+inline std::string tiny_gpt_toml(const std::string& brown_dir, const std::string& out_dir,
+                                 const std::string& extra = "") {
+  return "[model]\nkind='gpt'\nn_layer=1\nn_head=2\nd_model=16\ncontext=16\n"
+         "[data]\ndataset='brown'\ndir='" + brown_dir + "'\neval_batches=2\n"
+         "[optimizer]\nname='muon'\nlr=0.02\nvector_lr=0.01\n"
+         "[schedule]\nname='warmup_cosine'\nwarmup=2\nmin=0.1\n"
+         "[train]\nsteps=24\nbatch_size=8\neval_interval=8\nlog_interval=4\nthreads=1\n"
+         "out_dir='" + out_dir + "'\n" + extra;
+}
+
 // Real data present, or the test fails naming the fix (skipped only with
 // SPECOPT_ALLOW_MISSING_DATA=1).
 inline bool allow_missing_data() {

@@ -119,7 +119,7 @@ TEST_F(TrainCli, TrainsFromConfigAndPrintsSummary) {
   // status 3 and one error line naming the step and the kept checkpoint.
   const auto d = run_cli("train --config " + path("run.toml") +
                          " --set optimizer.name=adamw --set optimizer.lr=1e30 --set train.grad_clip=0"
-                         " --set train.checkpoint_interval=1 --quiet");
+                         " --set train.checkpoint_interval=1 --quiet --force");  // a new run in out/
   EXPECT_EQ(d.code, 3) << d.output;
   EXPECT_NE(d.output.find("specopt: error: training diverged: non-finite training loss"),
             std::string::npos) << d.output;

@@ -24,14 +24,8 @@ class Train : public TempDir {
  protected:
   L::TrainConfig gpt(const std::string& extra = "") {
     specopt_train_test::write_brown_fixture(path("brown"), 10);
-    return L::parse_train_config(
-        "[model]\nkind='gpt'\nn_layer=1\nn_head=2\nd_model=16\ncontext=16\n"
-        "[data]\ndataset='brown'\ndir='" + path("brown") + "'\neval_batches=2\n"
-        "[optimizer]\nname='muon'\nlr=0.02\nvector_lr=0.01\n"
-        "[schedule]\nname='warmup_cosine'\nwarmup=2\nmin=0.1\n"
-        "[train]\nsteps=24\nbatch_size=8\neval_interval=8\nlog_interval=4\nthreads=1\n"
-        "out_dir='" + path("run") + "'\n" + extra,
-        {}, "test");
+    return L::parse_train_config(specopt_train_test::tiny_gpt_toml(path("brown"), path("run"), extra),
+                                 {}, "test");
   }
   L::TrainConfig mlp(const std::string& optimizer_lines, int64_t steps) {
     specopt_train_test::write_fmnist_fixture(path("fm"), 512, 128);

@@ -11,8 +11,15 @@
 // ~4e-5. A resume at the same world size repeats the same arithmetic: 1e-9.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -238,6 +245,103 @@ TEST_F(TrainNproc, BatchThatDoesNotSplitIsRefused) {
             std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(path("run/metrics.jsonl")));
+}
+
+// The summary of `--nproc 2` is the same JSON on stdout as with one process (not prefixed
+// "[rank 0]"), equal to summary.json.
+TEST_F(TrainNproc, SummaryIsPrintedOnStdoutAsWithOneProcess) {
+  const auto r = run_cli(args("adamw", "run") + " --nproc 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("[rank 0] {"), std::string::npos) << r.output;
+  const size_t begin = r.output.rfind("\n{", r.output.size()) == std::string::npos
+                           ? r.output.find('{')
+                           : r.output.rfind("\n{") + 1;
+  ASSERT_EQ(r.output.compare(begin, 1, "{"), 0) << r.output;
+  const auto printed = nlohmann::json::parse(r.output.substr(begin, r.output.rfind('}') - begin + 1));
+  EXPECT_EQ(printed, read_json(path("run/summary.json")));
+  EXPECT_EQ(printed.at("world_size"), 2);
+}
+
+// A failure before training (no data) does not suggest --resume: there is nothing to resume.
+TEST_F(TrainNproc, FailureBeforeTrainingDoesNotSuggestResume) {
+  const auto r = run_cli(args("adamw", "run") + " --nproc 2 --set data.dir=" + path("nothing"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("multi-process training failed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("--resume"), std::string::npos) << r.output;
+}
+
+// Processes whose command line mentions `needle` (the run's unique directory).
+std::vector<int> processes_with(const std::string& needle) {
+  std::vector<int> pids;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(needle) != std::string::npos && cmd.find("train") != std::string::npos) {
+      pids.push_back(std::stoi(name));
+    }
+  }
+  return pids;
+}
+
+// While a `--nproc 2` run holds its directory a second run there is refused; SIGKILL to the
+// launcher takes both workers with it; the lock it leaves is taken over by the next run.
+TEST_F(TrainNproc, WorkersDieWithTheLauncherAndTheLockIsTakenOver) {
+  const std::string a = args("adamw", "run") + " --set train.steps=100000 --set train.checkpoint_interval=0";
+  std::vector<std::string> argv = {SPECOPT_CLI_PATH};
+  for (size_t pos = 0; pos < a.size();) {
+    const size_t end = a.find(' ', pos);
+    argv.push_back(a.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+    pos = end == std::string::npos ? a.size() : end + 1;
+  }
+  argv.push_back("--nproc");
+  argv.push_back("2");
+  const pid_t launcher = ::fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    std::vector<char*> cargv;
+    for (auto& s : argv) cargv.push_back(&s[0]);
+    cargv.push_back(nullptr);
+    ::freopen("/dev/null", "w", stdout);
+    ::freopen("/dev/null", "w", stderr);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  // Training has started once metrics.jsonl has a line.
+  const auto t0 = std::chrono::steady_clock::now();
+  bool started = false;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
+    std::ifstream m(path("run/metrics.jsonl"));
+    std::string line;
+    if (std::getline(m, line) && !line.empty()) {
+      started = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(started);
+  EXPECT_EQ(processes_with(path("run")).size(), 3u);  // the launcher and two workers
+
+  const auto second = run_cli(args("adamw", "run") + " --resume");
+  EXPECT_EQ(second.code, 1) << second.output;
+  EXPECT_NE(second.output.find("is in use by another specopt run (pid " + std::to_string(launcher)),
+            std::string::npos) << second.output;
+
+  ASSERT_EQ(::kill(launcher, SIGKILL), 0);
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  std::vector<int> left;
+  const auto t1 = std::chrono::steady_clock::now();
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = processes_with(path("run"));
+  } while (!left.empty() && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(10));
+  EXPECT_TRUE(left.empty()) << left.size() << " worker(s) outlived the launcher";
+
+  const auto next = run_cli(args("adamw", "run") + " --force");
+  EXPECT_EQ(next.code, 0) << next.output;
+  EXPECT_TRUE(fs::exists(path("run/replaced-1/metrics.jsonl")));
 }
 
 }  // namespace
