@@ -1,7 +1,4 @@
-# Offline stand-in for CLI11's package config (scripts/gpu_check.sh): the headers packed by
-# scripts/pack_gpu_deps.sh under SPECOPT_DEPS_DIR/include, as an INTERFACE target.
-if(NOT TARGET CLI11::CLI11)
-  add_library(CLI11::CLI11 INTERFACE IMPORTED GLOBAL)
-  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${SPECOPT_DEPS_DIR}/include")
-endif()
+# Offline stand-in for CLI11's package config: cmake/offline/offline_headers.cmake.
+include("${CMAKE_CURRENT_LIST_DIR}/offline_headers.cmake")
+specopt_offline_headers(CLI11::CLI11)
 set(CLI11_FOUND TRUE)

@@ -1,7 +1,4 @@
-# Offline stand-in for nlohmann_json's package config (scripts/gpu_check.sh): the headers packed by
-# scripts/pack_gpu_deps.sh under SPECOPT_DEPS_DIR/include, as an INTERFACE target.
-if(NOT TARGET nlohmann_json::nlohmann_json)
-  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED GLOBAL)
-  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${SPECOPT_DEPS_DIR}/include")
-endif()
+# Offline stand-in for nlohmann_json's package config: cmake/offline/offline_headers.cmake.
+include("${CMAKE_CURRENT_LIST_DIR}/offline_headers.cmake")
+specopt_offline_headers(nlohmann_json::nlohmann_json)
 set(nlohmann_json_FOUND TRUE)

@@ -1,4 +1,4 @@
-# The offline stand-in (see the Config file beside this one) satisfies any version request:
+# The offline stand-in (nlohmann_jsonConfig.cmake) satisfies any version request:
 # the packed headers are the ones this checkout's own builds use.
 set(PACKAGE_VERSION "${PACKAGE_FIND_VERSION}")
 if(NOT PACKAGE_VERSION)

@@ -1,7 +1,4 @@
-# Offline stand-in for xtensor's package config (scripts/gpu_check.sh): the headers packed by
-# scripts/pack_gpu_deps.sh under SPECOPT_DEPS_DIR/include, as an INTERFACE target.
-if(NOT TARGET xtensor)
-  add_library(xtensor INTERFACE IMPORTED GLOBAL)
-  set_target_properties(xtensor PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${SPECOPT_DEPS_DIR}/include")
-endif()
+# Offline stand-in for xtensor's package config: cmake/offline/offline_headers.cmake.
+include("${CMAKE_CURRENT_LIST_DIR}/offline_headers.cmake")
+specopt_offline_headers(xtensor)
 set(xtensor_FOUND TRUE)
