@@ -216,7 +216,7 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  EXPECT_EQ(j.size(), 8u) << j.dump(1);
+  EXPECT_EQ(j.size(), 9u) << j.dump(1);
   std::set<std::string> names;
   for (const auto& rec : j) {
     ASSERT_TRUE(rec.contains("optimizer")) << rec;
@@ -227,8 +227,8 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
     names.insert(rec["optimizer"].get<std::string>());
     if (rec["optimizer"] == "adamw") EXPECT_DOUBLE_EQ(rec["ratio_to_adamw"].get<double>(), 1.0);
   }
-  for (const char* n : {"adamw", "muon", "muon_f32", "muon_auto", "spectral_adam_q", "spectral_sgd_z",
-                        "lion_k_nuclear", "lion"}) {
+  for (const char* n : {"adamw", "muon", "muon_f32", "muon_auto", "normuon", "spectral_adam_q",
+                        "spectral_sgd_z", "lion_k_nuclear", "lion"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   EXPECT_NE(r.output.find("muon_auto"), std::string::npos) << r.output;
