@@ -203,8 +203,8 @@ std::vector<StepBenchRecord> run_step_bench(const StepBenchConfig& config) {
   for (const auto& name : wanted) {
     if (config.progress) config.progress(name);
     Stepper s = make_stepper(name, part, all);
-    // A scalar read-back after the step waits for every kernel it queued (one stream), so
-    // CUDA timings are of finished steps; on the CPU it costs one small reduction.
+    // On CUDA a scalar read-back after the step waits for every kernel it queued (one
+    // stream), so the timings are of finished steps; CPU steps are already synchronous.
     const double med = median_seconds(
         [&] {
           s.step();
