@@ -98,9 +98,7 @@ StepBenchOptimizer make_step_bench_optimizer(const std::string& name, const Part
         MuonOptions(0.02).split_qkv(true).polar(PolarOptions().method(PolarMethod::automatic)),
         adamw);
   } else if (name == "normuon") {
-    o.hybrid = std::make_unique<HybridOptimizer>(
-        part, std::make_unique<NorMuon>(part.spectral_params(), NorMuonOptions(0.02)),
-        std::make_unique<AdamW>(part.adamw_params(), adamw));
+    o.hybrid = std::make_unique<HybridOptimizer>(part, NorMuonOptions(0.02), adamw);
   } else if (name == "spectral_adam_q") {
     o.hybrid = std::make_unique<HybridOptimizer>(
         part, SpectralAdamOptions::adamq(1e-3).split_qkv(true), adamw);

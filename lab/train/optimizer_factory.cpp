@@ -1,54 +1,39 @@
 #include "lab/train/optimizer_factory.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/checkpoint.h>
-#include <specopt/optim/lion_k.h>
-#include <specopt/optim/muon.h>
-#include <specopt/optim/normuon.h>
 #include <specopt/optim/partition.h>
-#include <specopt/optim/spectral_adam.h>
+#include <specopt/optim/registry.h>
 
 #include "lab/train/data_parallel.h"
 
 namespace specopt {
 namespace lab {
 
-TrainOptimizer::TrainOptimizer(std::unique_ptr<HybridOptimizer> hybrid,
+TrainOptimizer::TrainOptimizer(std::unique_ptr<SpecoptOptimizer> optimizer,
                                const std::string& schedule_spec)
-    : hybrid_(std::move(hybrid)) {
-  hybrid_ptr_ = hybrid_.get();
-  schedulers_.push_back(std::make_unique<LrScheduler>(hybrid_->spectral(), make_schedule(schedule_spec)));
-  schedulers_.push_back(std::make_unique<LrScheduler>(hybrid_->adamw(), make_schedule(schedule_spec)));
-}
-
-TrainOptimizer::TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single,
-                               const std::string& schedule_spec)
-    : single_(std::move(single)) {
-  single_ptr_ = single_.get();
-  schedulers_.push_back(std::make_unique<LrScheduler>(*single_, make_schedule(schedule_spec)));
+    : owned_(std::move(optimizer)) {
+  optimizer_ = owned_.get();
+  scheduler_ = std::make_unique<LrScheduler>(*optimizer_, make_schedule(schedule_spec));
 }
 
 void TrainOptimizer::distribute(std::shared_ptr<dist::Communicator> comm,
                                 const DistributedOptions& options) {
   if (dist_) throw std::logic_error("TrainOptimizer::distribute: already distributed");
-  // The schedulers hold references to the inner optimizers, which keep their addresses.
-  if (hybrid_) {
-    dist_ = std::make_unique<DistributedOptimizer>(std::move(hybrid_), std::move(comm), options);
-  } else {
-    dist_ = std::make_unique<DistributedOptimizer>(std::move(single_), std::move(comm), options);
-  }
+  // The scheduler holds a reference to the inner optimizer, which keeps its address.
+  dist_ = std::make_unique<DistributedOptimizer>(std::move(owned_), std::move(comm), options);
 }
 
 void TrainOptimizer::zero_grad() {
   if (dist_) {
     dist_->zero_grad();
-  } else if (hybrid_ptr_) {
-    hybrid_ptr_->zero_grad();
   } else {
-    single_ptr_->zero_grad();
+    optimizer_->zero_grad();
   }
 }
 
@@ -71,50 +56,31 @@ bool TrainOptimizer::step(const std::function<bool()>& prepare) {
     return true;
   }
   if (!prepare()) return false;
-  if (hybrid_ptr_) {
-    hybrid_ptr_->step();
-  } else {
-    single_ptr_->step();
-  }
+  optimizer_->step();
   return true;
 }
 
-void TrainOptimizer::schedule_step() {
-  for (auto& s : schedulers_) s->step();
-}
+void TrainOptimizer::schedule_step() { scheduler_->step(); }
 
-double TrainOptimizer::lr_scale() const { return schedulers_.front()->current_value(); }
+double TrainOptimizer::lr_scale() const { return scheduler_->current_value(); }
 
 void TrainOptimizer::save_file(const std::string& path, const std::map<std::string, int64_t>& ints,
                                const std::map<std::string, double>& doubles) const {
-  CheckpointExtras first;
-  first.lr_schedulers = {schedulers_[0].get()};
-  first.integers = ints;
-  first.doubles = doubles;
-  first.save_parameters = true;
-  if (hybrid_ptr_) {
-    CheckpointExtras second;
-    second.lr_schedulers = {schedulers_[1].get()};
-    second.save_parameters = true;
-    save_checkpoint(path, *hybrid_ptr_, first, second);
-  } else {
-    save_checkpoint(path, *single_ptr_, first);
-  }
+  CheckpointExtras extras;
+  extras.lr_schedulers = {scheduler_.get()};
+  extras.integers = ints;
+  extras.doubles = doubles;
+  extras.save_parameters = true;
+  save_checkpoint(path, *optimizer_, extras);
 }
 
 void TrainOptimizer::load_file(const std::string& path, std::map<std::string, int64_t>& ints,
                                std::map<std::string, double>& doubles) {
-  CheckpointExtras first;
-  first.lr_schedulers = {schedulers_[0].get()};
-  if (hybrid_ptr_) {
-    CheckpointExtras second;
-    second.lr_schedulers = {schedulers_[1].get()};
-    load_checkpoint(path, *hybrid_ptr_, first, second);
-  } else {
-    load_checkpoint(path, *single_ptr_, first);
-  }
-  ints = first.integers;
-  doubles = first.doubles;
+  CheckpointExtras extras;
+  extras.lr_schedulers = {scheduler_.get()};
+  load_checkpoint(path, *optimizer_, extras);
+  ints = extras.integers;
+  doubles = extras.doubles;
 }
 
 namespace {
@@ -175,21 +141,69 @@ void TrainOptimizer::load(const std::string& path, std::map<std::string, int64_t
 }
 
 std::string TrainOptimizer::describe() const {
-  if (hybrid_ptr_) {
-    return hybrid_ptr_->spectral().name() + " on " +
-           std::to_string(hybrid_ptr_->num_spectral_params()) + " matrices + AdamW on " +
-           std::to_string(hybrid_ptr_->num_adamw_params()) + " other parameters";
+  if (const auto* h = dynamic_cast<const HybridOptimizer*>(optimizer_)) {
+    return std::string(h->rule(0).kind()) + " on " + std::to_string(h->num_spectral_params()) +
+           " matrices + AdamW on " + std::to_string(h->num_adamw_params()) +
+           " other parameters";
   }
   size_t n = 0;
-  for (const auto& g : single_ptr_->param_groups()) n += g.params().size();
-  return single_ptr_->name() + " on " + std::to_string(n) + " parameters";
+  for (const auto& g : optimizer_->param_groups()) n += g.params().size();
+  return optimizer_->name() + " on " + std::to_string(n) + " parameters";
 }
 
 namespace {
 
-template <typename Options>
-Options& common(Options& o, const OptimizerConfig& c) {
-  o.weight_decay(c.weight_decay).split_qkv(c.split_qkv);
+bool declares(const RuleOptions& o, const std::string& key) {
+  const auto keys = option_keys(o);
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+std::string text(double x) {
+  std::ostringstream os;
+  os.precision(17);
+  os << x;
+  return os.str();
+}
+
+// The registry's options for `c.name`, then the config's keys the rule declares. The betas and
+// eps are the AdamW side's, and SpectralAdam's own (paper 3's protocol shares them).
+std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
+  std::unique_ptr<RuleOptions> o;
+  try {
+    o = make_optimizer_options(c.name);
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument("config key 'optimizer.name': " +
+                                std::string(e.what_without_backtrace()));
+  }
+  auto set = [&](const std::string& key, const std::string& value) {
+    try {
+      set_option(*o, key, value);
+    } catch (const c10::Error& e) {
+      throw std::invalid_argument("config key 'optimizer." + key + "': " +
+                                  e.what_without_backtrace());
+    }
+  };
+  const std::string kind = o->kind();
+  const bool elementwise = kind == "AdamW" || kind == "Lion";
+  set("lr", text(c.lr));
+  set("weight_decay", text(c.weight_decay));
+  if (declares(*o, "split_qkv")) {
+    set("split_qkv", c.split_qkv ? "true" : "false");
+  } else if (c.split_qkv) {
+    throw std::invalid_argument("config key 'optimizer.split_qkv': " + kind + " has no split_qkv");
+  }
+  if (c.momentum >= 0 && declares(*o, "momentum")) set("momentum", text(c.momentum));
+  if (declares(*o, "nesterov")) set("nesterov", c.nesterov ? "true" : "false");
+  if (!c.shape_rule.empty() && declares(*o, "shape_rule")) set("shape_rule", c.shape_rule);
+  if (kind == "SpectralAdam" || elementwise) {
+    set("beta1", text(c.beta1));
+    set("beta2", text(c.beta2));
+    if (declares(*o, "eps")) set("eps", text(c.eps));
+  }
+  // p for the general rules; the presets (adams, msgdq, ...) fix it.
+  if (c.name == "spectral_adam" || c.name == "spectral_sgd") set("p", text(c.p));
+  if (declares(*o, "map")) set("map", c.map);
+  o->validate();
   return o;
 }
 
@@ -198,21 +212,15 @@ Options& common(Options& o, const OptimizerConfig& c) {
 std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                                                      const std::string& schedule_spec,
                                                      const torch::nn::Module& model) {
-  const auto& name = c.name;
-  if (name == "adamw" || name == "lion") {
+  const auto rule = rule_options(c);
+  if (rule->elementwise()) {  // AdamW, Lion: one optimizer over every parameter
     std::vector<at::Tensor> params;
     for (const auto& p : model.parameters()) params.push_back(p);
-    std::unique_ptr<SpecoptOptimizer> single;
-    if (name == "adamw") {
-      single = std::make_unique<AdamW>(
-          params, AdamWOptions(c.lr).beta1(c.beta1).beta2(c.beta2).eps(c.eps).weight_decay(c.weight_decay));
-    } else {
-      single = std::make_unique<Lion>(
-          params, LionOptions(c.lr).beta1(c.beta1).beta2(c.beta2).weight_decay(c.weight_decay));
-    }
-    return std::make_unique<TrainOptimizer>(std::move(single), schedule_spec);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(std::move(params));
+    return std::make_unique<TrainOptimizer>(std::make_unique<SpecoptOptimizer>(groups, *rule),
+                                            schedule_spec);
   }
-
   // Hybrids: vectors, embeddings and heads on AdamW with betas (beta1, beta2) — paper 3's
   // protocol uses (0.9, 0.95) for them.
   const auto vec = AdamWOptions(c.vector_lr)
@@ -220,49 +228,9 @@ std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                        .beta2(c.beta2)
                        .eps(c.eps)
                        .weight_decay(c.vector_weight_decay);
-  const auto partition = partition_parameters(model, PartitionOptions().require_spectral(true));
-  std::unique_ptr<HybridOptimizer> h;
-  if (name == "muon") {
-    auto o = MuonOptions(c.lr).nesterov(c.nesterov);
-    if (c.momentum >= 0) o.momentum(c.momentum);
-    if (!c.shape_rule.empty()) o.shape_rule(c.shape_rule);
-    h = std::make_unique<HybridOptimizer>(partition, common(o, c), vec);
-  } else if (name == "normuon") {
-    if (c.split_qkv) {
-      throw std::invalid_argument("config key 'optimizer.split_qkv': normuon has no split_qkv");
-    }
-    auto o = NorMuonOptions(c.lr).nesterov(c.nesterov).weight_decay(c.weight_decay);
-    if (c.momentum >= 0) o.momentum(c.momentum);
-    if (!c.shape_rule.empty()) o.shape_rule(transforms::parse_shape_rule(c.shape_rule));
-    h = std::make_unique<HybridOptimizer>(
-        partition, std::make_unique<NorMuon>(partition.spectral_params(), o),
-        std::make_unique<AdamW>(partition.adamw_params(), vec));
-  } else if (name == "lionk") {
-    auto o = LionKOptions(c.lr).map(c.map);
-    o.weight_decay(c.weight_decay).split_qkv(c.split_qkv);
-    h = std::make_unique<HybridOptimizer>(partition, o, vec);
-  } else if (name.rfind("adam", 0) == 0 || name == "spectral_adam") {
-    SpectralAdamOptions o = name == "adam"    ? SpectralAdamOptions::adam(c.lr)
-                            : name == "adams" ? SpectralAdamOptions::adams(c.lr)
-                            : name == "adamq" ? SpectralAdamOptions::adamq(c.lr)
-                            : name == "adamz" ? SpectralAdamOptions::adamz(c.lr)
-                                              : SpectralAdamOptions(c.lr).p(c.p);
-    o.beta1(c.beta1).beta2(c.beta2).eps(c.eps);
-    if (!c.shape_rule.empty()) o.shape_rule(c.shape_rule);
-    h = std::make_unique<HybridOptimizer>(partition, common(o, c), vec);
-  } else if (name.rfind("msgd", 0) == 0 || name == "spectral_sgd") {
-    SpectralSGDOptions o = name == "msgd"    ? SpectralSGDOptions::msgd(c.lr)
-                           : name == "msgds" ? SpectralSGDOptions::msgds(c.lr)
-                           : name == "msgdq" ? SpectralSGDOptions::msgdq(c.lr)
-                           : name == "msgdz" ? SpectralSGDOptions::msgdz(c.lr)
-                                             : SpectralSGDOptions(c.lr).p(c.p);
-    if (c.momentum >= 0) o.momentum(c.momentum);
-    if (!c.shape_rule.empty()) o.shape_rule(c.shape_rule);
-    h = std::make_unique<HybridOptimizer>(partition, common(o, c), vec);
-  } else {
-    throw std::invalid_argument("config key 'optimizer.name': unknown optimizer '" + name + "'");
-  }
-  return std::make_unique<TrainOptimizer>(std::move(h), schedule_spec);
+  auto partition = partition_parameters(model, PartitionOptions().require_spectral(true));
+  return std::make_unique<TrainOptimizer>(
+      std::make_unique<HybridOptimizer>(std::move(partition), *rule, vec), schedule_spec);
 }
 
 }  // namespace lab

@@ -14,8 +14,9 @@
 //     spectral_adam spectral_sgd  any p in [0, 1] (optimizer.p)
 //     lionk               LionK with the convex map optimizer.map ("nuclear", "schatten:q=3", ...)
 //
-// TrainOptimizer also owns one LrScheduler per member (the same schedule applied to each
-// member's own base lrs) and saves / loads everything, parameters included, in one atomic
+// The spectral rule's options come from the optimizer registry (specopt/optim/registry.h: the
+// names `specopt list` shows, any case), then the config's keys that the rule declares.
+// TrainOptimizer also owns the LrScheduler (each param group from its own base lr) and saves / loads everything, parameters included, in one atomic
 // checkpoint file. After distribute() (data-parallel ranks) it steps through a
 // DistributedOptimizer and checkpoints are sharded: `path` is the DistributedOptimizer's
 // manifest (each rank's optimizer-state shard beside it) and rank 0 writes the parameters,
@@ -45,11 +46,10 @@ namespace lab {
 
 class TrainOptimizer {
  public:
-  // Built by make_train_optimizer.
-  TrainOptimizer(std::unique_ptr<HybridOptimizer> hybrid, const std::string& schedule_spec);
-  TrainOptimizer(std::unique_ptr<SpecoptOptimizer> single, const std::string& schedule_spec);
+  // Built by make_train_optimizer (a HybridOptimizer or one optimizer over every parameter).
+  TrainOptimizer(std::unique_ptr<SpecoptOptimizer> optimizer, const std::string& schedule_spec);
 
-  // Wraps the optimizer(s) in a DistributedOptimizer over `comm` (every rank, same model).
+  // Wraps the optimizer in a DistributedOptimizer over `comm` (every rank, same model).
   void distribute(std::shared_ptr<dist::Communicator> comm,
                   const DistributedOptions& options = {});
   bool distributed() const { return dist_ != nullptr; }
@@ -61,7 +61,7 @@ class TrainOptimizer {
   // (after the averaging over ranks when distributed): clipping; when it returns false the
   // step is skipped (nothing changes) and step() returns false — on every rank alike.
   bool step(const std::function<bool()>& prepare);
-  void schedule_step();  // every lr driver: position += 1
+  void schedule_step();  // the lr schedule's position += 1
   double lr_scale() const;  // the schedule's current multiplier
 
   // One atomic file: optimizer state, options, schedule positions, parameters, and `ints` /
@@ -74,7 +74,7 @@ class TrainOptimizer {
 
   // "Muon on 8 matrices + AdamW on 9 other parameters" / "AdamW on 17 parameters".
   std::string describe() const;
-  bool is_hybrid() const { return hybrid_ptr_ != nullptr; }
+  bool is_hybrid() const { return dynamic_cast<const HybridOptimizer*>(optimizer_) != nullptr; }
 
  private:
   void save_file(const std::string& path, const std::map<std::string, int64_t>& ints,
@@ -82,13 +82,11 @@ class TrainOptimizer {
   void load_file(const std::string& path, std::map<std::string, int64_t>& ints,
                  std::map<std::string, double>& doubles);
 
-  // Owned here until distribute() moves them into dist_; the raw pointers stay valid.
-  std::unique_ptr<HybridOptimizer> hybrid_;
-  std::unique_ptr<SpecoptOptimizer> single_;
-  HybridOptimizer* hybrid_ptr_ = nullptr;
-  SpecoptOptimizer* single_ptr_ = nullptr;
+  // Owned here until distribute() moves it into dist_; the raw pointer stays valid.
+  std::unique_ptr<SpecoptOptimizer> owned_;
+  SpecoptOptimizer* optimizer_ = nullptr;
   std::unique_ptr<DistributedOptimizer> dist_;
-  std::vector<std::unique_ptr<LrScheduler>> schedulers_;
+  std::unique_ptr<LrScheduler> scheduler_;
 };
 
 std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& config,

@@ -22,8 +22,8 @@ void AdamWOptions::validate() const {
               "1 - beta^t)");
 }
 
-void AdamW::update(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p,
-                   const at::Tensor& g) {
+namespace {
+void adamw(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p, const at::Tensor& g) {
   if (!state.exp_avg().defined()) {
     state.exp_avg(at::zeros_like(p));
     state.exp_avg_sq(at::zeros_like(p));
@@ -36,6 +36,11 @@ void AdamW::update(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p,
   const auto R = T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
                                   o.beta2(), o.eps());      // m̂ / (√v̂ + eps)
   T::apply_update_(p, R, -o.lr());                          // W ← W − η R
+}
+}  // namespace
+
+void AdamWOptions::update(std::vector<RuleItem>& items) const {
+  for (auto& it : items) adamw(*this, state_of<AdamWParamState>(it), it.param, it.grad);
 }
 
 LionOptions::LionOptions(double lr) : lr_(lr) {}
@@ -50,14 +55,19 @@ void LionOptions::fields(FieldVisitor& v) {
 
 void LionOptions::validate() const { validate_fields(*this, "LionOptions"); }
 
-void Lion::update(const LionOptions& o, LionParamState& state, at::Tensor& p,
-                  const at::Tensor& g) {
+namespace {
+void lion(const LionOptions& o, LionParamState& state, at::Tensor& p, const at::Tensor& g) {
   if (!state.exp_avg().defined()) state.exp_avg(at::zeros_like(p));
 
   const auto c = T::interpolate(state.exp_avg(), g, o.beta1());  // c = β₁m + (1−β₁)g
   T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());       // W ← W − ηλW
   T::apply_update_(p, c.sign(), -o.lr());                        // W ← W − η sign(c)
   T::ema_(state.exp_avg(), g, o.beta2());                        // m ← β₂m + (1−β₂)g
+}
+}  // namespace
+
+void LionOptions::update(std::vector<RuleItem>& items) const {
+  for (auto& it : items) lion(*this, state_of<LionParamState>(it), it.param, it.grad);
 }
 
 }  // namespace specopt

@@ -47,21 +47,15 @@ struct AdamWOptions : public RuleOptionsBase<AdamWOptions, AdamWParamState> {
   TORCH_ARG(double, weight_decay) = 1e-2;
 
  public:
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   void validate() const override;
+  void update(std::vector<RuleItem>& items) const override;
+  bool elementwise() const override { return true; }
 };
 
-class AdamW : public OptimizerBase<AdamW, AdamWOptions, AdamWParamState> {
+class AdamW : public RuleOptimizer<AdamWOptions> {
  public:
-  static constexpr const char* kName = "AdamW";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const AdamWOptions&, const at::Tensor&, const std::string&) {}
-  void update(const AdamWOptions& options, AdamWParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  using RuleOptimizer::RuleOptimizer;
 };
 
 struct LionParamState : public RuleStateBase<LionParamState> {
@@ -80,21 +74,15 @@ struct LionOptions : public RuleOptionsBase<LionOptions, LionParamState> {
   TORCH_ARG(double, weight_decay) = 0.0;
 
  public:
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   void validate() const override;
+  void update(std::vector<RuleItem>& items) const override;
+  bool elementwise() const override { return true; }
 };
 
-class Lion : public OptimizerBase<Lion, LionOptions, LionParamState> {
+class Lion : public RuleOptimizer<LionOptions> {
  public:
-  static constexpr const char* kName = "Lion";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const LionOptions&, const at::Tensor&, const std::string&) {}
-  void update(const LionOptions& options, LionParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  using RuleOptimizer::RuleOptimizer;
 };
 
 }  // namespace specopt

@@ -104,6 +104,7 @@ void write_groups(OutputArchive& a, const SpecoptOptimizer& optimizer, bool save
       const auto& p = params[pi];
       put(a, "layout." + pkey(gi, pi) + "shape", p.sizes().vec());
       put(a, "layout." + pkey(gi, pi) + "dtype", std::string(c10::toString(p.scalar_type())));
+      put(a, "layout." + pkey(gi, pi) + "name", optimizer.param_name(gi, pi));
       auto it = state.find(SpecoptOptimizer::state_key(state, p));
       const bool has = it != state.end();
       put(a, pkey(gi, pi) + "has_state", has);
@@ -207,6 +208,15 @@ void check_layout(Entries& r, const SpecoptOptimizer& optimizer) {
       const std::string pd = c10::toString(p.scalar_type());
       TORCH_CHECK(dtype == pd, r.who(), ": param group ", gi, ", parameter ", pi, ": dtype ",
                   dtype, " in the checkpoint, ", pd, " in the optimizer");
+      // The model's parameter names where the optimizer knows them (a hybrid's partition).
+      c10::IValue name;
+      if (r.archive().try_read(ident("layout." + pkey(gi, pi) + "name"), name) &&
+          name.isString()) {
+        TORCH_CHECK(name.toStringRef() == optimizer.param_name(gi, pi), r.who(),
+                    ": the checkpoint's parameter names differ from this optimizer's: ",
+                    name.toStringRef(), " in the checkpoint, ", optimizer.param_name(gi, pi),
+                    " in the optimizer");
+      }
     }
   }
 }

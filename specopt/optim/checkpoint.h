@@ -23,6 +23,8 @@
 //   specopt.skipped_steps    int
 //   layout.groups            int;   layout.g<i>.params  int
 //   layout.g<i>.p<j>.shape   int list;   layout.g<i>.p<j>.dtype  string ("Float", "Double")
+//   layout.g<i>.p<j>.name    SpecoptOptimizer::param_name (a hybrid's: the model's parameter
+//                            name); checked on load when present, so another model is refused
 //   g<i>.kind                the group's options kind ("Muon", ...; hybrid optimizers mix them)
 //   g<i>.opt.<field>         every option the group's options type declares in its fields()
 //                            (specopt/optim/fields.h): lr, betas, weight decay, p, shape rule,
@@ -115,7 +117,8 @@ void read_checkpoint(torch::serialize::InputArchive& archive, const std::string&
 void write_file_atomic_bytes(const std::string& path, const std::string& bytes);
 
 // The same checkpoint as bytes in memory (save_checkpoint writes exactly these), and loading
-// from them; `source` names them in messages. HybridOptimizer stores two of them in one file.
+// from them; `source` names them in messages (the sharded checkpoints of specopt/dist keep them
+// in their rank files).
 std::string checkpoint_bytes(const SpecoptOptimizer& optimizer, const CheckpointExtras& extras = {});
 void load_checkpoint_bytes(const std::string& bytes, const std::string& source,
                            SpecoptOptimizer& optimizer, CheckpointExtras& extras);

@@ -21,39 +21,10 @@ namespace specopt {
 
 namespace {
 
-// Element-wise updates (Adam-like) cost a handful of FLOPs per element; the exact figure only
-// matters relative to the Newton–Schulz FLOPs of the matrices.
-constexpr double kElementwiseFlops = 10.0;
-constexpr int kNsStepsForCost = 5;
-
-// Update cost of parameter p under group options o: Newton–Schulz FLOPs of its matrices for
-// the spectral optimizers, kElementwiseFlops per element otherwise.
+// Update cost of parameter p: its group's rule says (Newton–Schulz FLOPs of its matrices for
+// the spectral rules, a few per element otherwise).
 double update_cost(const torch::optim::OptimizerOptions& o, const at::Tensor& p) {
-  bool spectral = false;
-  bool split_qkv = false;
-  if (const auto* m = dynamic_cast<const MuonOptions*>(&o)) {
-    spectral = true;
-    split_qkv = m->split_qkv();
-  } else if (const auto* k = dynamic_cast<const LionKOptions*>(&o)) {
-    spectral = true;
-    split_qkv = k->split_qkv();
-  } else if (const auto* a = dynamic_cast<const SpectralAdamOptions*>(&o)) {
-    spectral = a->p() < 1.0;
-    split_qkv = a->split_qkv();
-  } else if (const auto* s = dynamic_cast<const SpectralSGDOptions*>(&o)) {
-    spectral = s->p() < 1.0;
-    split_qkv = s->split_qkv();
-  }
-  const double elementwise = kElementwiseFlops * static_cast<double>(p.numel());
-  if (!spectral || p.dim() < 2) return elementwise;
-  transforms::MatrixLayout layout;
-  layout.split_qkv = split_qkv;
-  layout.allow_vectors = true;
-  const auto rc = transforms::matrix_shape(p, layout, "DistributedOptimizer");
-  const int64_t per = rc.first * rc.second;
-  const double batch = per > 0 ? static_cast<double>(p.numel()) / static_cast<double>(per) : 0;
-  const int64_t small = std::min(rc.first, rc.second), large = std::max(rc.first, rc.second);
-  return elementwise + batch * newton_schulz_flops(small, large, kNsStepsForCost);
+  return dynamic_cast<const RuleOptions&>(o).update_flops(p);
 }
 
 }  // namespace
@@ -86,15 +57,6 @@ DistributedOptimizer::DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inn
   init();
 }
 
-DistributedOptimizer::DistributedOptimizer(std::unique_ptr<HybridOptimizer> inner,
-                                           std::shared_ptr<dist::Communicator> comm,
-                                           const DistributedOptions& options)
-    : comm_(std::move(comm)), options_(options), hybrid_(std::move(inner)) {
-  TORCH_CHECK(hybrid_ != nullptr, "DistributedOptimizer: the wrapped optimizer is null");
-  members_ = hybrid_->members();
-  init();
-}
-
 void DistributedOptimizer::init() {
   TORCH_CHECK(comm_ != nullptr, "DistributedOptimizer: the communicator is null");
   options_.validate();
@@ -117,7 +79,9 @@ void DistributedOptimizer::init() {
   std::vector<size_t> order;
   for (size_t i = 0; i < slots_.size(); ++i) {
     const auto& p = param_of(slots_[i]);
-    if (slicing && slices::is_elementwise(*members_[slots_[i].member].second) &&
+    const auto& rule = dynamic_cast<const RuleOptions&>(
+        members_[slots_[i].member].second->param_groups()[slots_[i].group].options());
+    if (slicing && rule.elementwise() &&
         p.numel() >= options_.slice_min_numel() && p.is_contiguous()) {
       slots_[i].owner = kSliced;
     } else {
@@ -390,11 +354,7 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
   if (any_nonfinite(has_grad)) {
     // Same averaged gradients on every rank: the inner optimizer throws (nothing modified) or
     // skips the step (skip_nonfinite) identically everywhere.
-    if (hybrid_) {
-      hybrid_->step();
-    } else {
-      single_->step();
-    }
+    single_->step();
     return loss;
   }
   // The shadows' slices and their gradients first: a parameter that can no longer be sliced

@@ -96,9 +96,6 @@ class DistributedOptimizer {
   DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inner,
                        std::shared_ptr<dist::Communicator> comm,
                        const DistributedOptions& options = {});
-  DistributedOptimizer(std::unique_ptr<HybridOptimizer> inner,
-                       std::shared_ptr<dist::Communicator> comm,
-                       const DistributedOptions& options = {});
 
   DistributedOptimizer(const DistributedOptimizer&) = delete;
   DistributedOptimizer& operator=(const DistributedOptimizer&) = delete;
@@ -125,12 +122,14 @@ class DistributedOptimizer {
   int world_size() const { return comm_->size(); }
   const DistributedOptions& options() const { return options_; }
 
-  // The wrapped optimizers with stable tags: {"optimizer"} or {"spectral", "adamw"}.
+  // The wrapped optimizer with its tag in sharded checkpoints: {"optimizer"}.
   const std::vector<std::pair<std::string, SpecoptOptimizer*>>& members() const {
     return members_;
   }
+  // The wrapped optimizer.
+  SpecoptOptimizer& inner() { return *single_; }
   // The wrapped HybridOptimizer, or nullptr.
-  HybridOptimizer* hybrid() { return hybrid_.get(); }
+  HybridOptimizer* hybrid() { return dynamic_cast<HybridOptimizer*>(single_.get()); }
   // The optimizer holding this rank's slices of member m's sliced parameters (its group g
   // holds the slices of member group g's sliced parameters, in order), or nullptr.
   SpecoptOptimizer* shadow(size_t m) { return shadows_[m].get(); }
@@ -166,7 +165,6 @@ class DistributedOptimizer {
   std::shared_ptr<dist::Communicator> comm_;
   DistributedOptions options_;
   std::unique_ptr<SpecoptOptimizer> single_;
-  std::unique_ptr<HybridOptimizer> hybrid_;
   std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
   std::vector<Slot> slots_;
   // Per member: the shadow optimizer (or null) and, per shadow group, the slot of each slice.

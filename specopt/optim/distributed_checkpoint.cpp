@@ -38,7 +38,8 @@ struct Manifest {
   int world_size = 0;
   std::vector<std::string> members;
   std::map<SlotKey, int> owner;  // kSliced for a parameter sliced across the ranks
-  int64_t hybrid_skipped_steps = -1;  // -1: not recorded
+  int64_t hybrid_skipped_steps = -1;  // written by builds whose hybrid kept its own count;
+                                      // the count now travels in the member file
 };
 
 bool read_manifest(const std::string& path, Manifest& m, std::string& error) {
@@ -162,7 +163,9 @@ void load_sharded(const std::string& path, DistributedOptimizer& optimizer,
     auto& groups = opt.param_groups();
     auto* shadow = optimizer.shadow(m);
     const std::string tag = members[m].first;
-    TORCH_CHECK(!member_has_slices(man, m) || slices::is_elementwise(opt), "load_checkpoint(",
+    bool elementwise = false;
+    for (size_t g = 0; g < groups.size(); ++g) elementwise = elementwise || opt.rule(g).elementwise();
+    TORCH_CHECK(!member_has_slices(man, m) || elementwise, "load_checkpoint(",
                 path, "): member '", tag, "' has sliced parameters in the checkpoint but is ",
                 opt.name(), ", not an element-wise optimizer");
     // What this rank needs: for each parameter it owns whole, all its elements; for each
@@ -276,9 +279,6 @@ void load_sharded(const std::string& path, DistributedOptimizer& optimizer,
       }
     }
   }
-  if (optimizer.hybrid() != nullptr && man.hybrid_skipped_steps >= 0) {
-    optimizer.hybrid()->set_skipped_steps(man.hybrid_skipped_steps);
-  }
 }
 
 }  // namespace
@@ -316,9 +316,6 @@ void save_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
     for (const auto& s : optimizer.slots()) {
       os << s.member << " " << s.group << " " << s.index << " " << s.owner << "\n";
     }
-    if (optimizer.hybrid() != nullptr) {
-      os << "hybrid_skipped_steps " << optimizer.hybrid()->skipped_steps() << "\n";
-    }
     Manifest old;
     std::string err;
     const bool had_old = read_manifest(path, old, err);
@@ -353,7 +350,6 @@ void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
     member_snaps.push_back(checkpoint_bytes(*members[m].second, m == 0 ? snap_extras : params_only));
     if (auto* shadow = optimizer.shadow(m)) shadow_snaps[m] = checkpoint_bytes(*shadow);
   }
-  const int64_t hybrid_skipped = optimizer.hybrid() ? optimizer.hybrid()->skipped_steps() : 0;
 
   std::string error;
   try {
@@ -376,7 +372,6 @@ void load_checkpoint(const std::string& path, DistributedOptimizer& optimizer,
       load_checkpoint_bytes(shadow_snaps[m], "in-memory snapshot", *shadow, none);
     }
   }
-  if (optimizer.hybrid() != nullptr) optimizer.hybrid()->set_skipped_steps(hybrid_skipped);
   if (!error.empty()) TORCH_CHECK(false, error, "; the optimizer was not changed");
   TORCH_CHECK(false, "load_checkpoint(", path, "): refused on rank ", failed_rank,
               " (see its error); the optimizer was not changed");

@@ -6,28 +6,20 @@
 #include <string>
 #include <typeinfo>
 
-#include <specopt/optim/adamw.h>
 #include <specopt/optim/fields.h>
 
 namespace specopt {
 namespace slices {
 
-bool is_elementwise(const SpecoptOptimizer& optimizer) {
-  return dynamic_cast<const AdamW*>(&optimizer) != nullptr ||
-         dynamic_cast<const Lion*>(&optimizer) != nullptr;
-}
-
 std::unique_ptr<SpecoptOptimizer> make_like(const SpecoptOptimizer& like,
                                             std::vector<torch::optim::OptimizerParamGroup> groups) {
-  if (dynamic_cast<const AdamW*>(&like) != nullptr) {
-    return std::make_unique<AdamW>(std::move(groups),
-                                   static_cast<const AdamWOptions&>(like.defaults()));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto* rule = dynamic_cast<const RuleOptions*>(&groups[g].options());
+    TORCH_CHECK(rule != nullptr && rule->elementwise(), "slices::make_like: param group ", g,
+                " of ", like.name(), " is not of an element-wise rule");
   }
-  if (dynamic_cast<const Lion*>(&like) != nullptr) {
-    return std::make_unique<Lion>(std::move(groups),
-                                  static_cast<const LionOptions&>(like.defaults()));
-  }
-  TORCH_CHECK(false, "slices::make_like: ", like.name(), " is not an element-wise optimizer");
+  return std::make_unique<SpecoptOptimizer>(std::move(groups),
+                                            dynamic_cast<const RuleOptions&>(like.defaults()));
 }
 
 at::Tensor alias(const at::Tensor& param, int64_t begin, int64_t len) {

@@ -15,10 +15,8 @@
 namespace specopt {
 namespace slices {
 
-// True for the optimizers whose update of an element depends on that element alone.
-bool is_elementwise(const SpecoptOptimizer& optimizer);
-
-// A new optimizer of `like`'s type (is_elementwise) and default options over `groups`.
+// A new optimizer with `like`'s default options over `groups` (each of an element-wise rule:
+// RuleOptions::elementwise()).
 std::unique_ptr<SpecoptOptimizer> make_like(const SpecoptOptimizer& like,
                                             std::vector<torch::optim::OptimizerParamGroup> groups);
 

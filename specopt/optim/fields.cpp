@@ -328,4 +328,8 @@ std::ostream& operator<<(std::ostream& os, const RuleOptions& options) {
   return os << options.kind() << "Options(" << describe_fields(options) << ")";
 }
 
+double RuleOptions::update_flops(const at::Tensor& p) const {
+  return transforms::elementwise_update_flops(p);
+}
+
 }  // namespace specopt

@@ -115,7 +115,16 @@ class DeclaredFields {
   virtual void fields(FieldVisitor& v) = 0;
 };
 
-// The facts every specopt options type gives about its update rule.
+// One parameter of a group being stepped: its state (of the group's rule's type, created by
+// make_state()), the parameter (in-place updates reach the model's tensor) and its gradient.
+struct RuleItem {
+  torch::optim::OptimizerParamState* state = nullptr;
+  at::Tensor param;
+  at::Tensor grad;
+};
+
+// The facts every specopt options type gives about its update rule. A param group's options
+// decide how the group is stepped, so one optimizer steps groups of several rules.
 class RuleOptions : public DeclaredFields {
  public:
   // The rule's name in messages and checkpoints ("Muon", "AdamW", ...).
@@ -126,14 +135,38 @@ class RuleOptions : public DeclaredFields {
   virtual std::unique_ptr<torch::optim::OptimizerParamState> make_state() const = 0;
   // *this = other; both of this rule's options type.
   virtual void assign(const RuleOptions& other) = 0;
+  // A copy, as the options LibTorch's Optimizer keeps per group.
+  virtual std::unique_ptr<torch::optim::OptimizerOptions> clone_options() const = 0;
+
+  // The update rule as a function (torch's optim/_functional style): steps `items`, one
+  // group's parameters that have a gradient, with these options. No optimizer object is
+  // involved: SpecoptOptimizer::step, the distributed optimizer and the Python binding all
+  // call it. Inputs are trusted (checked when the parameter joined the optimizer).
+  virtual void update(std::vector<RuleItem>& items) const = 0;
+  // Throws, naming `where`, when the rule cannot step a parameter of p's shape.
+  virtual void check_param(const at::Tensor& p, const std::string& where) const {}
+  // True when each element's update depends on that element alone (AdamW, Lion): such a
+  // parameter may be cut into slices stepped independently (specopt/dist).
+  virtual bool elementwise() const { return false; }
+  // Estimated FLOPs of one update of p, to balance the ranks' work: the Newton–Schulz FLOPs
+  // of its matrices for spectral rules, a few per element otherwise.
+  virtual double update_flops(const at::Tensor& p) const;
 
   NonFinite nonfinite() const { return nonfinite_; }
+  void set_nonfinite(NonFinite n) { nonfinite_ = n; }
 
  protected:
   NonFinite nonfinite_ = NonFinite::error;
 };
 
-// Options of a rule: Derived declares kName, fields() and validate(); State is its param state.
+// The state of `item`, as the rule's own state type (make_state() made it).
+template <class State>
+State& state_of(const RuleItem& item) {
+  return static_cast<State&>(*item.state);
+}
+
+// Options of a rule: Derived declares kName, TORCH_ARG(double, lr), fields(), validate() and
+// update(); State is its param state.
 template <class Derived, class State>
 class RuleOptionsBase : public torch::optim::OptimizerCloneableOptions<Derived>,
                         public RuleOptions {
@@ -145,6 +178,11 @@ class RuleOptionsBase : public torch::optim::OptimizerCloneableOptions<Derived>,
   void assign(const RuleOptions& other) override {
     static_cast<Derived&>(*this) = dynamic_cast<const Derived&>(other);
   }
+  std::unique_ptr<torch::optim::OptimizerOptions> clone_options() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+  double get_lr() const override { return static_cast<const Derived&>(*this).lr(); }
+  void set_lr(const double lr) override { static_cast<Derived&>(*this).lr(lr); }
   // On a NaN/Inf gradient (see NonFinite); declared by each rule as the field "nonfinite".
   using RuleOptions::nonfinite;
   Derived& nonfinite(NonFinite n) {

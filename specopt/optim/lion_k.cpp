@@ -45,20 +45,23 @@ void LionKOptions::validate() const {
   TORCH_CHECK(map() != nullptr, "Invalid LionKOptions.map: null");
 }
 
-void LionK::check_param(const LionKOptions& options, const at::Tensor& p,
-                        const std::string& where) {
-  transforms::matrix_shape(p, {options.split_qkv(), /*allow_vectors=*/true}, where);
+void LionKOptions::check_param(const at::Tensor& p, const std::string& where) const {
+  transforms::matrix_shape(p, {split_qkv(), /*allow_vectors=*/true}, where);
 }
 
-void LionK::update(const LionKOptions& o, LionKParamState& state, at::Tensor& p,
-                   const at::Tensor& g) {
+double LionKOptions::update_flops(const at::Tensor& p) const {
+  return transforms::spectral_update_flops(p, {split_qkv(), /*allow_vectors=*/true});
+}
+
+namespace {
+void lion_k(const LionKOptions& o, LionKParamState& state, at::Tensor& p, const at::Tensor& g) {
   namespace T = transforms;
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/true};
   if (!state.momentum().defined()) state.momentum(at::zeros_like(p));
 
   auto& M = T::ema_(state.momentum(), g, o.beta_pol(), -1.0);        // M ← β_pol M − (1−β_pol) g
   const auto M_tilde = T::interpolate(M, g, o.beta_nes(), -1.0);     // M̃ = β_nes M − (1−β_nes) g
-  const auto D = T::convex_map_grad(M_tilde, *o.map(), layout, kName);  // ∇K(M̃)
+  const auto D = T::convex_map_grad(M_tilde, *o.map(), layout, LionKOptions::kName);  // ∇K(M̃)
   if (o.implicit_weight_decay()) {
     T::apply_update_(p, D, o.lr());                          // X ← X + η∇K(M̃)
     T::implicit_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X / (1 + ηλ)
@@ -66,6 +69,11 @@ void LionK::update(const LionKOptions& o, LionKParamState& state, at::Tensor& p,
     T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X − ηλX
     T::apply_update_(p, D, o.lr());                           // X ← X + η∇K(M̃)
   }
+}
+}  // namespace
+
+void LionKOptions::update(std::vector<RuleItem>& items) const {
+  for (auto& it : items) lion_k(*this, state_of<LionKParamState>(it), it.param, it.grad);
 }
 
 }  // namespace specopt

@@ -63,24 +63,17 @@ struct LionKOptions : public RuleOptionsBase<LionKOptions, LionKParamState> {
   LionKOptions& map(const char* spec) { return map(std::string(spec)); }
   // Lion's (β₁, β₂) spelling: β_pol = β₂, β_nes = β₁/β₂. Throws unless β₁, β₂ ∈ [0, 1], β₂ > 0.
   LionKOptions& lion_betas(double beta1, double beta2);
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   // The map is declared by its registry spec (ConvexMap::name()), so it saves in full.
   void fields(FieldVisitor& v) override;
   // Throws naming the first invalid option (lr, beta_pol, beta_nes, weight_decay, map).
-  void validate() const override;
+  void validate() const override;  void update(std::vector<RuleItem>& items) const override;
+  void check_param(const at::Tensor& p, const std::string& where) const override;
+  double update_flops(const at::Tensor& p) const override;
 };
 
-class LionK : public OptimizerBase<LionK, LionKOptions, LionKParamState> {
+class LionK : public RuleOptimizer<LionKOptions> {
  public:
-  static constexpr const char* kName = "LionK";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const LionKOptions& options, const at::Tensor& p,
-                          const std::string& where);
-  void update(const LionKOptions& options, LionKParamState& state, at::Tensor& p,
-              const at::Tensor& g);
+  using RuleOptimizer::RuleOptimizer;
 };
 
 }  // namespace specopt

@@ -49,17 +49,21 @@ void MuonOptions::validate() const {
   polar().validate();
 }
 
-void Muon::check_param(const MuonOptions& options, const at::Tensor& p,
-                       const std::string& where) {
-  transforms::matrix_shape(p, {options.split_qkv(), /*allow_vectors=*/false}, where);
+void MuonOptions::check_param(const at::Tensor& p, const std::string& where) const {
+  transforms::matrix_shape(p, {split_qkv(), /*allow_vectors=*/false}, where);
 }
 
-void Muon::update_group(const MuonOptions& o, std::vector<Item>& items) {
+double MuonOptions::update_flops(const at::Tensor& p) const {
+  return transforms::spectral_update_flops(p, {split_qkv(), /*allow_vectors=*/false});
+}
+
+void MuonOptions::update(std::vector<RuleItem>& items) const {
+  const MuonOptions& o = *this;
   namespace T = transforms;
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/false};
   std::vector<at::Tensor> U;
   for (auto& it : items) {
-    auto& state = *it.state;
+    auto& state = state_of<MuonParamState>(it);
     if (!state.momentum_buffer().defined()) state.momentum_buffer(at::zeros_like(it.param));
     auto& B = T::heavy_ball_(state.momentum_buffer(), it.grad, o.momentum());  // B ← μB + g
     U.push_back(o.nesterov() ? T::nesterov(it.grad, B, o.momentum()) : B);     // U = g + μB

@@ -77,24 +77,19 @@ struct MuonOptions : public RuleOptionsBase<MuonOptions, MuonParamState> {
   MuonOptions& adjust_lr_fn(const std::string& name) { return shape_rule(name); }
   MuonOptions& adjust_lr_fn(const char* name) { return shape_rule(std::string(name)); }
   std::string adjust_lr_fn() const { return to_string(shape_rule_); }
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   // Throws naming the first invalid option (lr, momentum, weight_decay, polar.*).
   void validate() const override;
-};
-
-class Muon : public OptimizerBase<Muon, MuonOptions, MuonParamState> {
- public:
-  static constexpr const char* kName = "Muon";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const MuonOptions& options, const at::Tensor& p,
-                          const std::string& where);
   // Steps a group: momentum per parameter, then every same-sized matrix of the group
   // orthogonalised together (one batched polar call on accelerators), then the updates.
-  void update_group(const MuonOptions& options, std::vector<Item>& items);
+  void update(std::vector<RuleItem>& items) const override;
+  void check_param(const at::Tensor& p, const std::string& where) const override;
+  double update_flops(const at::Tensor& p) const override;
+};
+
+class Muon : public RuleOptimizer<MuonOptions> {
+ public:
+  using RuleOptimizer::RuleOptimizer;
 };
 
 }  // namespace specopt

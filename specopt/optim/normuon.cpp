@@ -30,14 +30,19 @@ void NorMuonOptions::validate() const {
   polar().validate();
 }
 
-void NorMuon::check_param(const NorMuonOptions&, const at::Tensor& p, const std::string& where) {
+double NorMuonOptions::update_flops(const at::Tensor& p) const {
+  return T::spectral_update_flops(p, kLayout);
+}
+
+void NorMuonOptions::check_param(const at::Tensor& p, const std::string& where) const {
   T::matrix_shape(p, kLayout, where);
 }
 
-void NorMuon::update_group(const NorMuonOptions& o, std::vector<Item>& items) {
+void NorMuonOptions::update(std::vector<RuleItem>& items) const {
+  const NorMuonOptions& o = *this;
   std::vector<at::Tensor> U;
   for (auto& it : items) {
-    auto& state = *it.state;
+    auto& state = state_of<NorMuonParamState>(it);
     if (!state.momentum_buffer().defined()) {
       state.momentum_buffer(at::zeros_like(it.param));
       state.row_second_moment(at::zeros_like(T::as_matrices(it.param, kLayout, kName).narrow(-1, 0, 1)));
@@ -48,7 +53,7 @@ void NorMuon::update_group(const NorMuonOptions& o, std::vector<Item>& items) {
   const auto O = T::polar_map_batched(U, o.polar(), kLayout, kName);  // O ≈ msign(U)
   for (size_t i = 0; i < items.size(); ++i) {
     auto& X = items[i].param;
-    auto& v = items[i].state->row_second_moment();
+    auto& v = state_of<NorMuonParamState>(items[i]).row_second_moment();
     const auto Om = T::as_matrices(O[i], kLayout, kName);
     T::ema_(v, Om.square().mean(-1, /*keepdim=*/true), o.beta2());  // v ← β₂v + (1−β₂)mean_j O²
     auto N = Om / (v.sqrt() + o.eps());                              // Ô = O / (√v + ε)

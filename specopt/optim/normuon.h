@@ -55,23 +55,18 @@ struct NorMuonOptions : public RuleOptionsBase<NorMuonOptions, NorMuonParamState
   TORCH_ARG(double, weight_decay) = 0.0;
 
  public:
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   void validate() const override;
-};
-
-class NorMuon : public OptimizerBase<NorMuon, NorMuonOptions, NorMuonParamState> {
- public:
-  static constexpr const char* kName = "NorMuon";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const NorMuonOptions& options, const at::Tensor& p,
-                          const std::string& where);
   // Momentum per parameter, the group's same-sized matrices orthogonalised together, then each
   // parameter's row normalisation and update.
-  void update_group(const NorMuonOptions& options, std::vector<Item>& items);
+  void update(std::vector<RuleItem>& items) const override;
+  void check_param(const at::Tensor& p, const std::string& where) const override;
+  double update_flops(const at::Tensor& p) const override;
+};
+
+class NorMuon : public RuleOptimizer<NorMuonOptions> {
+ public:
+  using RuleOptimizer::RuleOptimizer;
 };
 
 }  // namespace specopt

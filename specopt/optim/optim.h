@@ -1,6 +1,7 @@
 #pragma once
-// Every specopt optimizer: Muon, LionK, SpectralAdam, SpectralSGD, AdamW, Lion, and the
-// shared transforms they are built from.
+// Every specopt optimizer (Muon, NorMuon, LionK, SpectralAdam, SpectralSGD, AdamW, Lion,
+// HybridOptimizer), the registry that builds them by name, schedules, the partition of a model,
+// checkpoints and the shared transforms the rules are built from.
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/base.h>
 #include <specopt/optim/checkpoint.h>

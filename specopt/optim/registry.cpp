@@ -87,7 +87,8 @@ const Entry& find(const std::string& name) {
 
 // The settable keys of a rule (numbers, bools, names), in declaration order. A Newton–Schulz
 // table is not settable piecewise (its name and coefficients belong together).
-std::vector<std::string> keys_of(RuleOptions& o) {
+std::vector<std::string> keys_of(const RuleOptions& options) {
+  auto& o = const_cast<RuleOptions&>(options);  // the visitor only reads
   struct Keys : FieldVisitor {
     std::vector<std::string> keys;
     void add(const std::string& k) {
@@ -141,6 +142,8 @@ const std::vector<RegisteredOptimizer>& registered_optimizers() {
   }();
   return all;
 }
+
+std::vector<std::string> option_keys(const RuleOptions& options) { return keys_of(options); }
 
 void set_option(RuleOptions& options, const std::string& key, const std::string& value) {
   const auto keys = keys_of(options);

@@ -38,6 +38,10 @@ std::unique_ptr<RuleOptions> make_optimizer_options(const std::string& spec);
 std::unique_ptr<SpecoptOptimizer> make_optimizer(const std::string& spec,
                                                  const std::vector<at::Tensor>& params);
 
+// The keys set_option accepts for these options (numbers, bools, names; nested ones with '.'),
+// in declaration order.
+std::vector<std::string> option_keys(const RuleOptions& options);
+
 // Sets one declared option from text (`key` as in the spec strings above); throws naming the
 // rule, the key and the value. The options are validated afterwards.
 void set_option(RuleOptions& options, const std::string& key, const std::string& value);

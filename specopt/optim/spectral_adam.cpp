@@ -60,15 +60,21 @@ void SpectralAdamOptions::validate() const {
   power().validate();
 }
 
-void SpectralAdam::check_param(const SpectralAdamOptions& o, const at::Tensor& p,
-                               const std::string& where) {
+double SpectralAdamOptions::update_flops(const at::Tensor& X) const {
+  return p() < 1.0 ? T::spectral_update_flops(X, {split_qkv(), /*allow_vectors=*/false})
+                   : T::elementwise_update_flops(X);
+}
+
+void SpectralAdamOptions::check_param(const at::Tensor& p, const std::string& where) const {
+  const SpectralAdamOptions& o = *this;
   if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
 }
 
-void SpectralAdam::update_group(const SpectralAdamOptions& o, std::vector<Item>& items) {
+void SpectralAdamOptions::update(std::vector<RuleItem>& items) const {
+  const SpectralAdamOptions& o = *this;
   std::vector<at::Tensor> R;
   for (auto& it : items) {
-    auto& state = *it.state;
+    auto& state = state_of<SpectralAdamParamState>(it);
     if (!state.exp_avg().defined()) {
       state.exp_avg(at::zeros_like(it.param));
       state.exp_avg_sq(at::zeros_like(it.param));
@@ -120,15 +126,21 @@ void SpectralSGDOptions::validate() const {
   power().validate();
 }
 
-void SpectralSGD::check_param(const SpectralSGDOptions& o, const at::Tensor& p,
-                              const std::string& where) {
+double SpectralSGDOptions::update_flops(const at::Tensor& X) const {
+  return p() < 1.0 ? T::spectral_update_flops(X, {split_qkv(), /*allow_vectors=*/false})
+                   : T::elementwise_update_flops(X);
+}
+
+void SpectralSGDOptions::check_param(const at::Tensor& p, const std::string& where) const {
+  const SpectralSGDOptions& o = *this;
   if (o.p() != 1.0) T::matrix_shape(p, {o.split_qkv(), /*allow_vectors=*/false}, where);
 }
 
-void SpectralSGD::update_group(const SpectralSGDOptions& o, std::vector<Item>& items) {
+void SpectralSGDOptions::update(std::vector<RuleItem>& items) const {
+  const SpectralSGDOptions& o = *this;
   std::vector<at::Tensor> buf;
   for (auto& it : items) {
-    auto& state = *it.state;
+    auto& state = state_of<SpectralSGDParamState>(it);
     buf.push_back(T::heavy_ball_init_(state.momentum_buffer(), it.grad,
                                       o.momentum()));  // buf ← g, then μ buf + g
   }

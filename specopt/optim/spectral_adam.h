@@ -64,23 +64,18 @@ struct SpectralAdamOptions : public RuleOptionsBase<SpectralAdamOptions, Spectra
   static SpectralAdamOptions adams(double lr);  // p = ½
   static SpectralAdamOptions adamq(double lr);  // p = ¼
   static SpectralAdamOptions adamz(double lr);  // p = 0, shape rule original
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   void validate() const override;
-};
-
-class SpectralAdam : public OptimizerBase<SpectralAdam, SpectralAdamOptions, SpectralAdamParamState> {
- public:
-  static constexpr const char* kName = "SpectralAdam";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const SpectralAdamOptions& options, const at::Tensor& p,
-                          const std::string& where);
   // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
   // together (one batched call on accelerators), then the updates.
-  void update_group(const SpectralAdamOptions& options, std::vector<Item>& items);
+  void update(std::vector<RuleItem>& items) const override;
+  void check_param(const at::Tensor& p, const std::string& where) const override;
+  double update_flops(const at::Tensor& p) const override;
+};
+
+class SpectralAdam : public RuleOptimizer<SpectralAdamOptions> {
+ public:
+  using RuleOptimizer::RuleOptimizer;
 };
 
 struct SpectralSGDParamState : public RuleStateBase<SpectralSGDParamState> {
@@ -108,23 +103,18 @@ struct SpectralSGDOptions : public RuleOptionsBase<SpectralSGDOptions, SpectralS
   static SpectralSGDOptions msgds(double lr);  // p = ½
   static SpectralSGDOptions msgdq(double lr);  // p = ¼
   static SpectralSGDOptions msgdz(double lr);  // p = 0, shape rule original (Muon-like)
-  double get_lr() const override { return lr(); }
-  void set_lr(const double lr) override { this->lr(lr); }
   void fields(FieldVisitor& v) override;
   void validate() const override;
-};
-
-class SpectralSGD : public OptimizerBase<SpectralSGD, SpectralSGDOptions, SpectralSGDParamState> {
- public:
-  static constexpr const char* kName = "SpectralSGD";
-
-  using OptimizerBase::OptimizerBase;
-
-  static void check_param(const SpectralSGDOptions& options, const at::Tensor& p,
-                          const std::string& where);
   // Steps a group: moments per parameter, then Ψ_p of every same-sized matrix of the group
   // together (one batched call on accelerators), then the updates.
-  void update_group(const SpectralSGDOptions& options, std::vector<Item>& items);
+  void update(std::vector<RuleItem>& items) const override;
+  void check_param(const at::Tensor& p, const std::string& where) const override;
+  double update_flops(const at::Tensor& p) const override;
+};
+
+class SpectralSGD : public RuleOptimizer<SpectralSGDOptions> {
+ public:
+  using RuleOptimizer::RuleOptimizer;
 };
 
 }  // namespace specopt

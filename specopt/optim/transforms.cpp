@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/validate.h>
 
 namespace specopt {
@@ -74,6 +75,26 @@ std::pair<int64_t, int64_t> matrix_shape(const at::Tensor& X, const MatrixLayout
   // as_matrices only views/reshapes (no copy for contiguous X), so this is cheap.
   const auto M = as_matrices(X, layout, who);
   return {M.size(-2), M.size(-1)};
+}
+
+double elementwise_update_flops(const at::Tensor& X) {
+  // Element-wise updates (Adam-like) cost a handful of FLOPs per element; the exact figure only
+  // matters relative to the Newton–Schulz FLOPs of the matrices.
+  constexpr double kFlopsPerElement = 10.0;
+  return kFlopsPerElement * static_cast<double>(X.numel());
+}
+
+double spectral_update_flops(const at::Tensor& X, const MatrixLayout& layout) {
+  constexpr int kNsSteps = 5;
+  const double elementwise = elementwise_update_flops(X);
+  if (X.dim() < 2 || X.numel() == 0) return elementwise;
+  MatrixLayout matrices = layout;
+  matrices.allow_vectors = true;
+  const auto rc = matrix_shape(X, matrices, "update cost");
+  const int64_t per = rc.first * rc.second;
+  const double batch = static_cast<double>(X.numel()) / static_cast<double>(per);
+  return elementwise + batch * newton_schulz_flops(std::min(rc.first, rc.second),
+                                                   std::max(rc.first, rc.second), kNsSteps);
 }
 
 at::Tensor map_matrices(const at::Tensor& X, const MatrixLayout& layout, const std::string& who,

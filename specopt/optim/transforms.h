@@ -70,6 +70,12 @@ at::Tensor as_matrices(const at::Tensor& X, const MatrixLayout& layout, const st
 std::pair<int64_t, int64_t> matrix_shape(const at::Tensor& X, const MatrixLayout& layout,
                                          const std::string& who);
 
+// Estimated FLOPs of one spectral update of X: Newton–Schulz (5 steps) on each of its
+// matrices, plus a few per element (RuleOptions::update_flops of the spectral rules).
+double spectral_update_flops(const at::Tensor& X, const MatrixLayout& layout);
+// A few FLOPs per element: the cost of an element-wise update.
+double elementwise_update_flops(const at::Tensor& X);
+
 // f applied to the matrix view of X, returned in X's shape. f receives (..., rows, cols).
 at::Tensor map_matrices(const at::Tensor& X, const MatrixLayout& layout, const std::string& who,
                         const std::function<at::Tensor(const at::Tensor&)>& f);

@@ -45,6 +45,27 @@ Case make_case(const std::string& name, double lr, std::function<Options(double 
           lr};
 }
 
+// One optimizer over groups of two rules: even groups Muon, odd groups AdamW (what a
+// HybridOptimizer is).
+Case mixed_case() {
+  return {"Mixed_Muon_AdamW",
+          [](const std::vector<at::Tensor>& params, const std::vector<double>& lrs, double wd) {
+            Groups groups;
+            for (size_t i = 0; i < params.size(); ++i) {
+              std::unique_ptr<torch::optim::OptimizerOptions> o;
+              if (i % 2 == 0) {
+                o = std::make_unique<MuonOptions>(MuonOptions(lrs[i]).weight_decay(wd));
+              } else {
+                o = std::make_unique<AdamWOptions>(AdamWOptions(lrs[i]).weight_decay(wd));
+              }
+              groups.emplace_back(std::vector<at::Tensor>{params[i]}, std::move(o));
+            }
+            return std::make_unique<SpecoptOptimizer>(std::move(groups),
+                                                      MuonOptions(lrs[0]).weight_decay(wd));
+          },
+          0.01};
+}
+
 std::vector<Case> cases() {
   return {
       make_case<Muon, MuonOptions>("Muon", 0.02, [](double lr) { return MuonOptions(lr); }),
@@ -60,6 +81,7 @@ std::vector<Case> cases() {
           "SpectralSGD_msgd", 0.01, [](double lr) { return SpectralSGDOptions::msgd(lr); }),
       make_case<AdamW, AdamWOptions>("AdamW", 0.01, [](double lr) { return AdamWOptions(lr); }),
       make_case<Lion, LionOptions>("Lion", 0.01, [](double lr) { return LionOptions(lr); }),
+      mixed_case(),
   };
 }
 

@@ -1,6 +1,7 @@
 // Hybrid use: the partition helper (default rule, custom predicate, errors) and
 // HybridOptimizer (bitwise equal to stepping the two standalone optimizers, closure once,
 // zero_grad, non-finite gradients, schedules on each member, checkpoints of both members).
+#include <torch/optim/schedulers/step_lr.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
@@ -168,13 +169,17 @@ TEST(HybridOptimizer, EqualsStandaloneMuonPlusAdamWBitwise) {
               adamw_opts);
   EXPECT_EQ(hybrid.num_spectral_params(), 2u);
   EXPECT_EQ(hybrid.num_adamw_params(), 5u);
-  EXPECT_EQ(hybrid.spectral().name(), "Muon");
-  EXPECT_EQ(hybrid.adamw().name(), "AdamW");
+  EXPECT_STREQ(hybrid.rule(0).kind(), "Muon");
+  EXPECT_STREQ(hybrid.rule(1).kind(), "AdamW");
+  EXPECT_EQ(hybrid.num_spectral_groups(), 1u);
   ASSERT_EQ(hybrid.param_groups().size(), 2u);
-  EXPECT_EQ(hybrid.param_groups()[0]->params().size(), 2u);
-  EXPECT_EQ(hybrid.param_groups()[1]->params().size(), 5u);
-  EXPECT_DOUBLE_EQ(hybrid.param_groups()[0]->options().get_lr(), 0.03);
-  EXPECT_DOUBLE_EQ(hybrid.param_groups()[1]->options().get_lr(), 0.01);
+  EXPECT_EQ(hybrid.param_groups()[0].params().size(), 2u);
+  EXPECT_EQ(hybrid.param_groups()[1].params().size(), 5u);
+  EXPECT_DOUBLE_EQ(hybrid.param_groups()[0].options().get_lr(), 0.03);
+  EXPECT_DOUBLE_EQ(hybrid.param_groups()[1].options().get_lr(), 0.01);
+  // It is a torch::optim::Optimizer: torch's own code can hold it as one.
+  torch::optim::Optimizer& as_torch = hybrid;
+  EXPECT_EQ(as_torch.param_groups().size(), 2u);
   for (int t = 1; t <= 5; ++t) {
     hybrid.zero_grad();
     loss_of(*a, t).backward();
@@ -194,15 +199,15 @@ TEST(HybridOptimizer, OtherSpectralMembersStep) {
   HybridOptimizer lionk(*net, LionKOptions(0.01).map("nuclear"));
   HybridOptimizer sadam(*net, SpectralAdamOptions::adams(0.01));
   HybridOptimizer ssgd(*net, SpectralSGDOptions::msgdz(0.01));
-  EXPECT_EQ(lionk.spectral().name(), "LionK");
-  EXPECT_EQ(sadam.spectral().name(), "SpectralAdam");
-  EXPECT_EQ(ssgd.spectral().name(), "SpectralSGD");
+  EXPECT_STREQ(lionk.rule(0).kind(), "LionK");
+  EXPECT_STREQ(sadam.rule(0).kind(), "SpectralAdam");
+  EXPECT_STREQ(ssgd.rule(0).kind(), "SpectralSGD");
   for (auto* opt : {&lionk, &sadam, &ssgd}) {
     const auto before = net->fc1->weight.clone();
     opt->zero_grad();
     loss_of(*net, 1).backward();
     opt->step();
-    EXPECT_FALSE(at::equal(before, net->fc1->weight)) << opt->spectral().name();
+    EXPECT_FALSE(at::equal(before, net->fc1->weight)) << opt->rule(0).kind();
     EXPECT_TRUE(specopt_test::all_finite(net->head->weight));
   }
 }
@@ -249,7 +254,8 @@ TEST(HybridOptimizer, NonFiniteGradThrowsNamingParamAndChangesNothing) {
   opt.zero_grad();
   loss_of(*net, 2).backward();
   net->head->bias.mutable_grad()[2] = std::numeric_limits<double>::quiet_NaN();
-  EXPECT_THROW_MSG(opt.step(), "parameter 'head.bias' (shape [5], adamw side, AdamW)");
+  EXPECT_THROW_MSG(opt.step(), "HybridOptimizer: non-finite (NaN or Inf) gradient in parameter "
+                               "'head.bias' (shape [5])");
   EXPECT_TRUE(all_bitwise_equal(*net, *snapshot)) << "the spectral side did not step either";
   // With skip_nonfinite both sides skip and the step is counted.
   HybridOptimizer skipping(*net, MuonOptions(0.02), AdamWOptions(0.01),
@@ -271,27 +277,43 @@ TEST(HybridOptimizer, UndefinedGradLeavesParamUntouched) {
   EXPECT_FALSE(at::equal(net->fc1->weight, fc1_before));
 }
 
-// One LrScheduler per member: each side keeps its own base lr.
-TEST(HybridOptimizer, OneSchedulerPerMember) {
+// One LrScheduler drives both sides, each group from its own base lr; the momentum schedule
+// reaches the spectral group only.
+TEST(HybridOptimizer, OneSchedulerForBothSides) {
   auto net = make_net(10);
   HybridOptimizer opt(*net, MuonOptions(0.02), AdamWOptions(0.004));
-  LrScheduler spectral_lr(opt.spectral(), WarmupCosineSchedule(2, 10));
-  LrScheduler adamw_lr(opt.adamw(), WarmupCosineSchedule(2, 10));
-  MomentumScheduler momentum(opt.spectral(), MomentumWarmup(0.85, 0.95, 4),
-                             momentum_setter<MuonOptions>());
-  EXPECT_DOUBLE_EQ(opt.param_groups()[0]->options().get_lr(), 0.0);
+  LrScheduler lr(opt, WarmupCosineSchedule(2, 10));
+  MomentumScheduler momentum(opt, MomentumWarmup(0.85, 0.95, 4),
+                             momentum_setter<MuonOptions>(/*skip_other_types=*/true));
+  EXPECT_DOUBLE_EQ(opt.param_groups()[0].options().get_lr(), 0.0);
+  EXPECT_DOUBLE_EQ(opt.param_groups()[1].options().get_lr(), 0.0);
   for (int t = 1; t <= 2; ++t) {
     opt.zero_grad();
     loss_of(*net, t).backward();
     opt.step();
-    spectral_lr.step();
-    adamw_lr.step();
+    lr.step();
     momentum.step();
   }
-  EXPECT_DOUBLE_EQ(opt.param_groups()[0]->options().get_lr(), 0.02);
-  EXPECT_DOUBLE_EQ(opt.param_groups()[1]->options().get_lr(), 0.004);
-  EXPECT_DOUBLE_EQ(static_cast<const MuonOptions&>(opt.param_groups()[0]->options()).momentum(),
+  EXPECT_DOUBLE_EQ(opt.param_groups()[0].options().get_lr(), 0.02);
+  EXPECT_DOUBLE_EQ(opt.param_groups()[1].options().get_lr(), 0.004);
+  EXPECT_DOUBLE_EQ(static_cast<const MuonOptions&>(opt.param_groups()[0].options()).momentum(),
                    0.90);
+  EXPECT_DOUBLE_EQ(static_cast<const AdamWOptions&>(opt.param_groups()[1].options()).beta1(), 0.9);
+}
+
+// LibTorch's own schedulers work on it directly: StepLR halves every group's lr.
+TEST(HybridOptimizer, LibTorchStepLR) {
+  auto net = make_net(10);
+  HybridOptimizer opt(*net, MuonOptions(0.02), AdamWOptions(0.004));
+  torch::optim::StepLR step_lr(opt, /*step_size=*/2, /*gamma=*/0.5);
+  for (int t = 1; t <= 3; ++t) {  // LibTorch's StepLR decays on its 2nd step() call
+    opt.zero_grad();
+    loss_of(*net, t).backward();
+    opt.step();
+    step_lr.step();
+  }
+  EXPECT_DOUBLE_EQ(opt.param_groups()[0].options().get_lr(), 0.01);
+  EXPECT_DOUBLE_EQ(opt.param_groups()[1].options().get_lr(), 0.002);
 }
 
 TEST(HybridOptimizer, CustomMembersMustMatchThePartition) {
@@ -312,8 +334,18 @@ TEST(HybridOptimizer, CustomMembersMustMatchThePartition) {
   HybridOptimizer opt(part, std::make_unique<Muon>(part.spectral_params(), MuonOptions(0.02)),
                       std::make_unique<AdamW>(std::move(groups), AdamWOptions(0.01)));
   EXPECT_EQ(opt.param_groups().size(), 3u);
-  EXPECT_EQ(opt.members()[0].first, "spectral");
-  EXPECT_EQ(opt.members()[1].second, &opt.adamw());
+  EXPECT_EQ(opt.num_spectral_groups(), 1u);
+  EXPECT_DOUBLE_EQ(static_cast<const AdamWOptions&>(opt.param_groups()[1].options()).weight_decay(), 0.1);
+  EXPECT_DOUBLE_EQ(static_cast<const AdamWOptions&>(opt.param_groups()[2].options()).weight_decay(), 0.0);
+  EXPECT_EQ(opt.param_name(2, 3), "parameter 'head.bias'");
+  // A member holding the right number of parameters in another order is refused by name.
+  auto swapped = std::make_unique<AdamW>(
+      std::vector<at::Tensor>{net->norm->weight, net->embed->weight, net->norm->bias,
+                              net->head->weight, net->head->bias},
+      AdamWOptions());
+  EXPECT_THROW_MSG(HybridOptimizer(part, std::make_unique<Muon>(part.spectral_params()),
+                                   std::move(swapped)),
+                   "is not the partition's 'embed.weight'");
 }
 
 TEST(HybridOptimizer, SpectralMemberRejectsVectorsFromAPermissivePartition) {
@@ -370,13 +402,13 @@ void train(HybridOptimizer& opt, TinyNet& net, int from, int to) {
 }  // namespace hybrid_ckpt
 
 // 2N steps == N steps + save + load into a fresh hybrid (other lrs on purpose) + N steps,
-// bitwise, with each member's LrScheduler position restored.
+// bitwise, with the LrScheduler's position restored.
 TEST(HybridCheckpoint, ResumeIsBitExact) {
   using namespace hybrid_ckpt;
   const int N = 4;
   auto a = make_net(7);
   HybridOptimizer full(*a, MuonOptions(0.03).weight_decay(0.1), AdamWOptions(0.01));
-  LrScheduler sa(full.spectral(), WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
+  LrScheduler sa(full, WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
   for (int t = 1; t <= 2 * N; ++t) {
     full.zero_grad();
     loss_of(*a, t).backward();
@@ -386,7 +418,7 @@ TEST(HybridCheckpoint, ResumeIsBitExact) {
 
   auto b = make_net(7);
   HybridOptimizer first(*b, MuonOptions(0.03).weight_decay(0.1), AdamWOptions(0.01));
-  LrScheduler sb(first.spectral(), WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
+  LrScheduler sb(first, WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
   for (int t = 1; t <= N; ++t) {
     first.zero_grad();
     loss_of(*b, t).backward();
@@ -396,17 +428,17 @@ TEST(HybridCheckpoint, ResumeIsBitExact) {
   const auto path = temp_path("resume");
   CheckpointExtras save_extras;
   save_extras.lr_schedulers = {&sb};
-  save_checkpoint(path, first, save_extras, {});
+  save_checkpoint(path, first, save_extras);
 
   auto c = make_net(123);
   copy_params(*b, *c);
   HybridOptimizer resumed(*c, MuonOptions(0.5), AdamWOptions(0.5));  // lrs replaced by the load
-  LrScheduler sc(resumed.spectral(), WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
-  CheckpointExtras spectral_extras, adamw_extras;
-  spectral_extras.lr_schedulers = {&sc};
-  load_checkpoint(path, resumed, spectral_extras, adamw_extras);
+  LrScheduler sc(resumed, WarmupCosineSchedule(2, 10, 0.1, 1.0, 0.5));
+  CheckpointExtras load_extras;
+  load_extras.lr_schedulers = {&sc};
+  load_checkpoint(path, resumed, load_extras);
   EXPECT_EQ(sc.position(), N);
-  EXPECT_DOUBLE_EQ(resumed.adamw().param_groups()[0].options().get_lr(), 0.01);
+  EXPECT_DOUBLE_EQ(sc.base_lrs()[1], 0.01);
   for (int t = N + 1; t <= 2 * N; ++t) {
     resumed.zero_grad();
     loss_of(*c, t).backward();
@@ -434,18 +466,17 @@ TEST(HybridCheckpoint, OtherModelIsRefusedAndNothingChanges) {
   });
   HybridOptimizer other(partition_parameters(*b, rule), MuonOptions(0.03), AdamWOptions(0.01));
   train(other, *b, 1, 2);
-  const auto before_s = checkpoint_bytes(other.spectral());
-  const auto before_a = checkpoint_bytes(other.adamw());
-  EXPECT_THROW_MSG(load_checkpoint(path, other), "parameter names differ");
-  EXPECT_EQ(checkpoint_bytes(other.spectral()), before_s);
-  EXPECT_EQ(checkpoint_bytes(other.adamw()), before_a);
+  const auto before = checkpoint_bytes(other);
+  EXPECT_THROW_MSG(load_checkpoint(path, other),
+                   "param group 0 has 2 parameters in the checkpoint, 1 in the optimizer");
+  EXPECT_EQ(checkpoint_bytes(other), before);
   EXPECT_THROW_MSG(load_checkpoint(temp_path("missing"), other), "cannot open");
   std::remove(path.c_str());
 }
 
-// The spectral member loads, the AdamW side is refused (another optimizer kind): the spectral
-// member is rolled back, so the refused load changes nothing at all.
-TEST(HybridCheckpoint, SecondMemberRefusalRollsBackTheFirst) {
+// The spectral groups would load, the AdamW side is refused (another rule): the refused load
+// changes nothing at all, the spectral side included.
+TEST(HybridCheckpoint, SecondSideRefusalChangesNothing) {
   using namespace hybrid_ckpt;
   auto a = make_net(10);
   HybridOptimizer source(*a, MuonOptions(0.03), AdamWOptions(0.01));
@@ -458,11 +489,10 @@ TEST(HybridCheckpoint, SecondMemberRefusalRollsBackTheFirst) {
   HybridOptimizer target(part, std::make_unique<Muon>(part.spectral_params(), MuonOptions(0.07)),
                          std::make_unique<Lion>(part.adamw_params(), LionOptions(1e-3)));
   train(target, *b, 1, 1);
-  const auto before_s = checkpoint_bytes(target.spectral());
-  const auto before_a = checkpoint_bytes(target.adamw());
-  EXPECT_THROW_MSG(load_checkpoint(path, target), "checkpoint is for AdamW, optimizer is Lion");
-  EXPECT_EQ(checkpoint_bytes(target.spectral()), before_s) << "spectral member not rolled back";
-  EXPECT_EQ(checkpoint_bytes(target.adamw()), before_a);
-  EXPECT_DOUBLE_EQ(target.spectral().param_groups()[0].options().get_lr(), 0.07);
+  const auto before = checkpoint_bytes(target);
+  EXPECT_THROW_MSG(load_checkpoint(path, target),
+                   "param group 1 is for AdamW in the checkpoint, Lion in the optimizer");
+  EXPECT_EQ(checkpoint_bytes(target), before) << "a refused load changed the optimizer";
+  EXPECT_DOUBLE_EQ(target.param_groups()[0].options().get_lr(), 0.07);
   std::remove(path.c_str());
 }

@@ -216,6 +216,45 @@ TEST(SerializeHybrid, CheckpointResumesBitExactly) {
   run(c, {nb[0].second, nb[1].second}, N, N);
   EXPECT_TRUE(at::equal(na[0].second, nb[0].second));
   EXPECT_TRUE(at::equal(na[1].second, nb[1].second));
+
+  // The same through torch::save / torch::load: the hybrid is a torch::optim::Optimizer.
+  auto nd = named(5);
+  HybridOptimizer d(partition_parameters(nd), MuonOptions(0.02).weight_decay(0.1),
+                    AdamWOptions(0.01));
+  run(d, {nd[0].second, nd[1].second}, 0, N);
+  const std::string torch_path = (dir.path / "hybrid_torch.pt").string();
+  torch::save(d, torch_path);
+  HybridOptimizer e(partition_parameters(nd), MuonOptions(0.5).nesterov(false),
+                    AdamWOptions(0.3).beta1(0.1));
+  torch::load(e, torch_path);
+  EXPECT_DOUBLE_EQ(e.param_groups()[0].options().get_lr(), 0.02);
+  EXPECT_DOUBLE_EQ(e.param_groups()[1].options().get_lr(), 0.01);
+  run(e, {nd[0].second, nd[1].second}, N, N);
+  EXPECT_TRUE(at::equal(na[0].second, nd[0].second));
+  EXPECT_TRUE(at::equal(na[1].second, nd[1].second));
+}
+
+// Same shapes, other parameter names (another model): refused by name, nothing changes.
+TEST(SerializeHybrid, OtherParameterNamesAreRefused) {
+  auto mine = std::vector<std::pair<std::string, at::Tensor>>{
+      {"fc.weight", ot::randn({6, 4}, 1).requires_grad_()},
+      {"fc.bias", ot::randn({6}, 2).requires_grad_()}};
+  auto theirs = std::vector<std::pair<std::string, at::Tensor>>{
+      {"proj.weight", ot::randn({6, 4}, 1).requires_grad_()},
+      {"proj.bias", ot::randn({6}, 2).requires_grad_()}};
+  HybridOptimizer a(partition_parameters(mine), MuonOptions(0.02), AdamWOptions(0.01));
+  mine[0].second.mutable_grad() = ot::randn({6, 4}, 3);
+  mine[1].second.mutable_grad() = ot::randn({6}, 4);
+  a.step();
+  specopt_test::ScopedTempDir dir;
+  const std::string path = (dir.path / "a.ckpt").string();
+  save_checkpoint(path, a);
+  HybridOptimizer b(partition_parameters(theirs), MuonOptions(0.02), AdamWOptions(0.01));
+  const auto before = checkpoint_bytes(b);
+  EXPECT_THROW_MSG(load_checkpoint(path, b),
+                   "parameter names differ from this optimizer's: parameter 'fc.weight' in the "
+                   "checkpoint, parameter 'proj.weight' in the optimizer");
+  EXPECT_EQ(checkpoint_bytes(b), before);
 }
 
 }  // namespace

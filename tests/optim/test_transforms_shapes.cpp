@@ -1,6 +1,7 @@
 // The shared transforms and Muon's shape handling: shape rules, conv flattening, 3-D batches,
 // split QKV, 1-D rejection, and option validation messages.
 #include "tests/optim/optim_test_util.h"
+#include <torch/optim/adam.h>
 
 namespace {
 
@@ -108,14 +109,26 @@ TEST(OptionsValidation, NamesTheOption) {
   EXPECT_THROW_MSG(Lion({w}, LionOptions(std::nan(""))), "LionOptions.lr");
 }
 
-// Options of another optimizer type in a group are refused; a group without options uses the
+// A group's options decide its rule: an AdamW group inside a Muon optimizer steps as AdamW;
+// options that are not a specopt rule's are refused; a group without options uses the
 // defaults.
-TEST(OptionsValidation, GroupOptionsOfAnotherTypeRefused) {
+TEST(OptionsValidation, GroupOptionsDecideTheRule) {
   auto w = ot::randn({4, 4}, 10).requires_grad_();
   auto v = ot::randn({4, 4}, 11).requires_grad_();
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(std::vector<at::Tensor>{w}, std::make_unique<AdamWOptions>(0.1));
-  EXPECT_THROW_MSG(Muon(groups, MuonOptions(0.1)), "another optimizer type");
+  Muon mixed(groups, MuonOptions(0.1));
+  EXPECT_STREQ(mixed.rule(0).kind(), "AdamW");
+  auto w2 = w.detach().clone().requires_grad_();
+  AdamW plain_adamw({w2}, AdamWOptions(0.1));
+  w.mutable_grad() = ot::randn({4, 4}, 12);
+  w2.mutable_grad() = w.grad().clone();
+  mixed.step();
+  plain_adamw.step();
+  EXPECT_TRUE(at::equal(w, w2)) << "the AdamW group did not step as AdamW";
+  std::vector<torch::optim::OptimizerParamGroup> foreign;
+  foreign.emplace_back(std::vector<at::Tensor>{v}, std::make_unique<torch::optim::AdamOptions>(0.1));
+  EXPECT_THROW_MSG(Muon(foreign, MuonOptions(0.1)), "not a specopt rule's");
   std::vector<torch::optim::OptimizerParamGroup> plain;
   plain.emplace_back(std::vector<at::Tensor>{v});
   Muon muon(plain, MuonOptions(0.125));
