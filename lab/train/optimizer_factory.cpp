@@ -12,6 +12,7 @@
 #include <specopt/optim/spectral_adam.h>
 
 #include "lab/train/data_parallel.h"
+#include "lab/train/partition_report.h"
 
 namespace specopt {
 namespace lab {
@@ -220,7 +221,7 @@ std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                        .beta2(c.beta2)
                        .eps(c.eps)
                        .weight_decay(c.vector_weight_decay);
-  const auto partition = partition_parameters(model, PartitionOptions().require_spectral(true));
+  const auto partition = partition_parameters(model, partition_options(c));
   std::unique_ptr<HybridOptimizer> h;
   if (name == "muon") {
     auto o = MuonOptions(c.lr).nesterov(c.nesterov);
