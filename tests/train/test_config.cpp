@@ -258,6 +258,14 @@ TEST_F(TrainCli, TrainsFromConfigAndPrintsSummary) {
   EXPECT_NE(r.output.find("\"status\": \"completed\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step 6/6"), std::string::npos) << r.output;  // plain progress line
   EXPECT_TRUE(std::filesystem::exists(path("out/summary.json")));
+  // The partition, printed at the start and written to the run directory.
+  EXPECT_NE(r.output.find("partition: 1 parameter(s) to muon, 3 to AdamW"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("spectral  fc0.weight [16, 784]  (hidden matrix)"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("adamw     head.weight [10, 16]  (output head 'head')"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(path("out/partition.json")));
 
   // A divergent run (AdamW lr 1e30: the weights overflow float32 after step 1) exits with
   // status 3 and one error line naming the step and the kept checkpoint.
