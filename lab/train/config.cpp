@@ -425,9 +425,12 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
   }
   check_schedule_length(c);
   if (c.out_dir.empty()) bad("train.out_dir", "must not be empty (the run directory)");
+  std::string lower_name = o.name;
+  std::transform(lower_name.begin(), lower_name.end(), lower_name.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   for (const char* key : {"adamw_patterns", "spectral_patterns"}) {
     const auto& list = std::string(key) == "adamw_patterns" ? o.adamw_patterns : o.spectral_patterns;
-    if (!list.empty() && (o.name == "adamw" || o.name == "lion")) {
+    if (!list.empty() && (lower_name == "adamw" || lower_name == "lion")) {
       bad(std::string("optimizer.") + key, "optimizer '" + o.name + "' updates every parameter "
           "alike, there is no partition to configure (the patterns apply to the hybrids: muon, "
           "adams, ...)");
