@@ -1,9 +1,10 @@
 # Installation and the CMake package: `cmake --install <build> --prefix <dir>` gives
 #   <dir>/include/specopt/...                 public headers (+ the generated version.h)
-#   <dir>/lib/libspecopt.*                    the library
+#   <dir>/lib/libspecopt.*, libspecopt_dist.* the library and its data-parallel part
 #   <dir>/lib/cmake/specopt/                  specoptConfig.cmake, ...ConfigVersion, targets
 #   <dir>/bin/specopt                         the CLI, when it is built
-# so that a consumer can `find_package(specopt)` and link `specopt::specopt`
+# so that a consumer can `find_package(specopt)` and link `specopt::specopt` (and
+# `specopt::dist` for data-parallel training)
 # (examples/find_package; checked by cmake/InstallTest.cmake).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -11,7 +12,7 @@ include(CMakePackageConfigHelpers)
 set(SPECOPT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/specopt"
     CACHE STRING "Where specoptConfig.cmake is installed, relative to the prefix")
 
-install(TARGETS specopt
+install(TARGETS specopt specopt_dist
   EXPORT specoptTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

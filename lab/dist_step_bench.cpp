@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include <specopt/optim/optim.h>
-#include <specopt/optim/distributed.h>
+#include <specopt/dist/distributed.h>
 
 #include "lab/timing.h"
 

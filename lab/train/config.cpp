@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -84,6 +85,78 @@ Handler text(std::string& out, std::vector<std::string> choices = {}) {
         known += (known.empty() ? "" : ", ") + c;
       }
       bad(key, "'" + v + "' is not one of: " + known);
+    }
+    out = v;
+  };
+}
+
+// optimizer.name: the names `specopt list` shows are accepted too, ignoring case and '_'
+// ("Muon", "AdamS", "LionK", "SpectralAdam", "mSGDZ"; "Hybrid" is the default Muon hybrid);
+// stored as the config's own spelling ("adams", "spectral_adam").
+Handler optimizer_name(std::string& out) {
+  return [&out](const toml::node& n, const std::string& key) {
+    if (!n.is_string()) bad(key, "expected a string, got " + describe(n));
+    auto folded = [](const std::string& s) {
+      std::string f;
+      for (unsigned char ch : s) {
+        if (ch != '_') f += static_cast<char>(std::tolower(ch));
+      }
+      return f;
+    };
+    const auto v = *n.value<std::string>();
+    if (folded(v) == "hybrid") {
+      out = "muon";
+      return;
+    }
+    std::string known;
+    for (const auto& c : optimizer_names()) {
+      if (folded(c) == folded(v)) {
+        out = c;
+        return;
+      }
+      known += (known.empty() ? "" : ", ") + c;
+    }
+    bad(key, "'" + v + "' is not one of: " + known + " (any case; 'hybrid' = muon)");
+  };
+}
+
+// schedule.warmup / schedule.decay: a whole number of steps, or a fraction of train.steps in
+// [0, 1) (what a run of any length can keep).
+Handler steps_or_fraction(double& out) {
+  return [&out](const toml::node& n, const std::string& key) {
+    if (n.is_integer()) {
+      const auto v = *n.value<int64_t>();
+      if (v < 0) bad(key, std::to_string(v) + " must be >= 0");
+      out = static_cast<double>(v);
+      return;
+    }
+    if (!n.is_floating_point()) bad(key, "expected a number, got " + describe(n));
+    const double v = *n.value<double>();
+    if (!(v >= 0 && v < 1)) {
+      bad(key, describe(n) + " is neither a whole number of steps (e.g. 100) nor a fraction of "
+                             "train.steps in [0, 1) (e.g. 0.05)");
+    }
+    out = v;
+  };
+}
+
+// An array of partition patterns (specopt/optim/partition.h): ECMAScript regular expressions,
+// searched in parameter names ignoring case.
+Handler patterns(std::vector<std::string>& out) {
+  return [&out](const toml::node& n, const std::string& key) {
+    const auto* a = n.as_array();
+    if (a == nullptr) bad(key, "expected an array of strings, got " + describe(n));
+    std::vector<std::string> v;
+    for (const auto& e : *a) {
+      if (!e.is_string()) bad(key, "expected an array of strings, got an element " + describe(e));
+      const auto p = *e.value<std::string>();
+      if (p.empty()) bad(key, "an empty pattern would match every parameter name");
+      try {
+        std::regex re(p, std::regex::ECMAScript | std::regex::icase);
+      } catch (const std::regex_error& err) {
+        bad(key, "'" + p + "' is not a valid regular expression (" + err.what() + ")");
+      }
+      v.push_back(p);
     }
     out = v;
   };
@@ -217,18 +290,51 @@ std::vector<std::string> optimizer_names() {
           "normuon"};
 }
 
+namespace {
+int64_t in_steps(double value, int64_t total) {
+  return value < 1 ? std::llround(value * static_cast<double>(total)) : static_cast<int64_t>(value);
+}
+}  // namespace
+
+int64_t TrainConfig::warmup_steps() const { return in_steps(schedule.warmup, steps); }
+int64_t TrainConfig::decay_steps() const { return in_steps(schedule.decay, steps); }
+
 std::string TrainConfig::schedule_spec() const {
   std::ostringstream os;
   os.precision(17);
   if (schedule.name == "constant") return "constant";
   if (schedule.name == "warmup_cosine") {
-    os << "warmup_cosine:warmup=" << schedule.warmup << ",total=" << steps << ",min=" << schedule.min;
+    os << "warmup_cosine:warmup=" << warmup_steps() << ",total=" << steps << ",min=" << schedule.min;
   } else {
-    os << "wsd:warmup=" << schedule.warmup << ",total=" << steps << ",decay=" << schedule.decay
+    os << "wsd:warmup=" << warmup_steps() << ",total=" << steps << ",decay=" << decay_steps()
        << ",min=" << schedule.min;
   }
   return os.str();
 }
+
+namespace {
+
+// Warmup (+ the wsd decay) must fit in the run; the message says which key to change.
+void check_schedule_length(const TrainConfig& c) {
+  const auto& s = c.schedule;
+  const int64_t warmup = c.warmup_steps(), decay = s.name == "wsd" ? c.decay_steps() : 0;
+  if (warmup + decay <= c.steps) return;
+  auto as_written = [&](const char* key, double v, int64_t steps) {
+    std::ostringstream os;
+    os << "schedule." << key << " = " << v;
+    if (v < 1) os << " (" << steps << " steps)";
+    return os.str();
+  };
+  std::string what = as_written("warmup", s.warmup, warmup);
+  if (s.name == "wsd") what += " + " + as_written("decay", s.decay, decay);
+  bad(warmup > c.steps || s.name != "wsd" ? "schedule.warmup" : "schedule.decay",
+      what + " exceeds train.steps = " + std::to_string(c.steps) + ": lower " +
+          (s.name == "wsd" ? "them" : "it") + ", or give " + (s.name == "wsd" ? "them" : "it") +
+          " as a fraction of the run (e.g. warmup = 0.05" + (s.name == "wsd" ? ", decay = 0.2" : "") +
+          "), which follows train.steps");
+}
+
+}  // namespace
 
 TrainConfig parse_train_config(const std::string& toml_text, const std::vector<std::string>& sets,
                                const std::string& source) {
@@ -266,7 +372,7 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
         {"val_limit", integer(d.val_limit, 0)},
         {"eval_batches", integer(d.eval_batches, 1)}}},
       {"optimizer",
-       {{"name", text(o.name, optimizer_names())},
+       {{"name", optimizer_name(o.name)},
         {"lr", real(o.lr, 0, false)},
         {"vector_lr", real(o.vector_lr, 0, true)},
         {"momentum", real(o.momentum, 0, true)},
@@ -280,11 +386,13 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
         {"shape_rule", text(o.shape_rule, {"original", "match_rms_adamw", "none"})},
         {"split_qkv", boolean(o.split_qkv)},
         {"map", text(o.map)},
-        {"slice_min_numel", integer(o.slice_min_numel, 0)}}},
+        {"slice_min_numel", integer(o.slice_min_numel, 0)},
+        {"adamw_patterns", patterns(o.adamw_patterns)},
+        {"spectral_patterns", patterns(o.spectral_patterns)}}},
       {"schedule",
        {{"name", text(s.name, {"constant", "warmup_cosine", "wsd"})},
-        {"warmup", integer(s.warmup, 0)},
-        {"decay", integer(s.decay, 0)},
+        {"warmup", steps_or_fraction(s.warmup)},
+        {"decay", steps_or_fraction(s.decay)},
         {"min", real(s.min, 0, true)}}},
       {"train",
        {{"steps", integer(c.steps, 1)},
@@ -342,12 +450,22 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
                              std::to_string(m.n_head));
   }
   if (s.min > 1) bad("schedule.min", std::to_string(s.min) + " must be in [0, 1]");
-  if (s.warmup + (s.name == "wsd" ? s.decay : 0) > c.steps) {
-    bad("schedule.warmup", "warmup (+ decay) = " + std::to_string(s.warmup + s.decay) +
-                               " exceeds train.steps = " + std::to_string(c.steps));
+  if (s.name == "wsd" && s.decay == 0) {
+    bad("schedule.decay", "required for 'wsd' (steps >= 1, or a fraction of train.steps, e.g. 0.2)");
   }
-  if (s.name == "wsd" && s.decay == 0) bad("schedule.decay", "required (>= 1) for 'wsd'");
+  check_schedule_length(c);
   if (c.out_dir.empty()) bad("train.out_dir", "must not be empty (the run directory)");
+  std::string lower_name = o.name;
+  std::transform(lower_name.begin(), lower_name.end(), lower_name.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  for (const char* key : {"adamw_patterns", "spectral_patterns"}) {
+    const auto& list = std::string(key) == "adamw_patterns" ? o.adamw_patterns : o.spectral_patterns;
+    if (!list.empty() && (lower_name == "adamw" || lower_name == "lion")) {
+      bad(std::string("optimizer.") + key, "optimizer '" + o.name + "' updates every parameter "
+          "alike, there is no partition to configure (the patterns apply to the hybrids: muon, "
+          "adams, ...)");
+    }
+  }
   if (o.name == "lionk") {
     const std::string why = convex_map_spec_error(o.map);
     if (!why.empty()) bad("optimizer.map", "'" + o.map + "': " + why);
@@ -370,34 +488,6 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   std::ostringstream buf;
   buf << in.rdbuf();
   return parse_train_config(buf.str(), sets, path);
-}
-
-nlohmann::json TrainConfig::to_json() const {
-  return {
-      {"model",
-       {{"kind", model.kind}, {"n_layer", model.n_layer}, {"n_head", model.n_head},
-        {"d_model", model.d_model}, {"context", model.context}, {"hidden", model.hidden},
-        {"depth", model.depth}, {"channels", model.channels}}},
-      {"data",
-       {{"dataset", data.dataset}, {"dir", data.dir}, {"train_limit", data.train_limit},
-        {"val_limit", data.val_limit}, {"eval_batches", data.eval_batches}}},
-      {"optimizer",
-       {{"name", optimizer.name}, {"lr", optimizer.lr}, {"vector_lr", optimizer.vector_lr},
-        {"momentum", optimizer.momentum}, {"nesterov", optimizer.nesterov},
-        {"beta1", optimizer.beta1}, {"beta2", optimizer.beta2}, {"eps", optimizer.eps},
-        {"weight_decay", optimizer.weight_decay},
-        {"vector_weight_decay", optimizer.vector_weight_decay}, {"p", optimizer.p},
-        {"shape_rule", optimizer.shape_rule}, {"split_qkv", optimizer.split_qkv},
-        {"map", optimizer.map}, {"slice_min_numel", optimizer.slice_min_numel}}},
-      {"schedule",
-       {{"name", schedule.name}, {"warmup", schedule.warmup}, {"decay", schedule.decay},
-        {"min", schedule.min}, {"spec", schedule_spec()}}},
-      {"train",
-       {{"steps", steps}, {"batch_size", batch_size}, {"grad_clip", grad_clip},
-        {"eval_interval", eval_interval}, {"checkpoint_interval", checkpoint_interval},
-        {"log_interval", log_interval}, {"seed", seed}, {"device", device},
-        {"threads", threads}, {"out_dir", out_dir}}},
-  };
 }
 
 }  // namespace lab

@@ -8,7 +8,8 @@
 //   [data]       dataset = "brown" | "fashion_mnist", dir, limits, eval batches
 //   [optimizer]  name (muon, adamw, lion, lionk, adam, adams, adamq, adamz, msgd, msgds,
 //                msgdq, msgdz, spectral_adam, spectral_sgd) and its options
-//   [schedule]   name = "constant" | "warmup_cosine" | "wsd", warmup, decay, min
+//   [schedule]   name = "constant" | "warmup_cosine" | "wsd", warmup, decay (steps, or fractions
+//                of train.steps below 1), min
 //   [train]      steps, batch_size, grad_clip, eval_interval, checkpoint_interval,
 //                log_interval, seed, device, threads, out_dir
 #include <cstdint>
@@ -60,13 +61,19 @@ struct OptimizerConfig {
   // Data parallel: AdamW/Lion parameters with at least this many elements are sliced across
   // the ranks (DistributedOptions::slice_min_numel; 0 = never).
   int64_t slice_min_numel = int64_t(1) << 16;
+  // Hybrids: PartitionOptions::adamw_patterns / spectral_patterns (specopt/optim/partition.h),
+  // regular expressions searched in parameter names, decided before the built-in lists.
+  std::vector<std::string> adamw_patterns;
+  std::vector<std::string> spectral_patterns;
 };
 
 struct ScheduleConfig {
   std::string name = "constant";
-  int64_t warmup = 0;
-  int64_t decay = 0;  // wsd: decay steps
-  double min = 0.0;   // final multiplier (warmup_cosine, wsd)
+  // As written: a whole number >= 1 counts steps, a value in [0, 1) is a fraction of
+  // train.steps (TrainConfig::warmup_steps() / decay_steps() resolve both).
+  double warmup = 0;
+  double decay = 0;  // wsd: the final decay
+  double min = 0.0;  // final multiplier (warmup_cosine, wsd)
 };
 
 struct TrainConfig {
@@ -85,8 +92,16 @@ struct TrainConfig {
   int64_t threads = 0;  // 0: leave LibTorch's setting
   std::string out_dir = "runs/train";
 
+  // schedule.warmup / schedule.decay in steps: a fraction times train.steps, rounded to the
+  // nearest step; a step count as it is.
+  int64_t warmup_steps() const;
+  int64_t decay_steps() const;
   // The make_schedule() text of the lr schedule ("warmup_cosine:warmup=...,total=steps,...").
   std::string schedule_spec() const;
+  // The resolved config (lab/train/config_json.cpp), as config.json holds it: every default
+  // that depends on other keys written out (the optimizer's momentum, p and shape_rule, the
+  // data folder, warmup and decay in steps); null for a key that does not apply to the
+  // optimizer (momentum of AdamW, ...).
   nlohmann::json to_json() const;
 };
 

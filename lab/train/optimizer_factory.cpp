@@ -11,31 +11,34 @@
 #include <specopt/optim/registry.h>
 
 #include "lab/train/data_parallel.h"
+#include "lab/train/partition_report.h"
 
 namespace specopt {
 namespace lab {
 
 TrainOptimizer::TrainOptimizer(std::unique_ptr<SpecoptOptimizer> optimizer,
                                const std::string& schedule_spec)
-    : owned_(std::move(optimizer)) {
+    : owned_(std::move(optimizer)), schedule_spec_(schedule_spec) {
   optimizer_ = owned_.get();
-  scheduler_ = std::make_unique<LrScheduler>(*optimizer_, make_schedule(schedule_spec));
+  hybrid_ = dynamic_cast<const HybridOptimizer*>(optimizer_);
+  scheduler_ = std::make_unique<LrScheduler>(*optimizer_, make_schedule(schedule_spec_));
 }
 
 void TrainOptimizer::distribute(std::shared_ptr<dist::Communicator> comm,
                                 const DistributedOptions& options) {
   if (dist_) throw std::logic_error("TrainOptimizer::distribute: already distributed");
-  // The scheduler holds a reference to the inner optimizer, which keeps its address.
+  // The distributed optimizer takes over the groups and state; the schedule moves onto it at
+  // the position and base lrs it had.
+  const auto position = scheduler_->position();
+  const auto base_lrs = scheduler_->base_lrs();
   dist_ = std::make_unique<DistributedOptimizer>(std::move(owned_), std::move(comm), options);
+  optimizer_ = dist_.get();
+  scheduler_ = std::make_unique<LrScheduler>(*optimizer_, make_schedule(schedule_spec_));
+  scheduler_->set_base_lrs(base_lrs);
+  scheduler_->set_position(position);
 }
 
-void TrainOptimizer::zero_grad() {
-  if (dist_) {
-    dist_->zero_grad();
-  } else {
-    optimizer_->zero_grad();
-  }
-}
+void TrainOptimizer::zero_grad() { optimizer_->zero_grad(); }
 
 namespace {
 struct StepSkipped {};  // thrown out of DistributedOptimizer::step by a refusing prepare()
@@ -141,7 +144,7 @@ void TrainOptimizer::load(const std::string& path, std::map<std::string, int64_t
 }
 
 std::string TrainOptimizer::describe() const {
-  if (const auto* h = dynamic_cast<const HybridOptimizer*>(optimizer_)) {
+  if (const auto* h = hybrid_) {
     return std::string(h->rule(0).kind()) + " on " + std::to_string(h->num_spectral_params()) +
            " matrices + AdamW on " + std::to_string(h->num_adamw_params()) +
            " other parameters";
@@ -228,7 +231,7 @@ std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                        .beta2(c.beta2)
                        .eps(c.eps)
                        .weight_decay(c.vector_weight_decay);
-  auto partition = partition_parameters(model, PartitionOptions().require_spectral(true));
+  auto partition = partition_parameters(model, partition_options(c));
   return std::make_unique<TrainOptimizer>(
       std::make_unique<HybridOptimizer>(std::move(partition), *rule, vec), schedule_spec);
 }

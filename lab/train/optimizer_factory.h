@@ -35,7 +35,7 @@
 
 #include <specopt/dist/communicator.h>
 #include <specopt/optim/base.h>
-#include <specopt/optim/distributed.h>
+#include <specopt/dist/distributed.h>
 #include <specopt/optim/hybrid.h>
 #include <specopt/optim/schedule.h>
 
@@ -74,7 +74,7 @@ class TrainOptimizer {
 
   // "Muon on 8 matrices + AdamW on 9 other parameters" / "AdamW on 17 parameters".
   std::string describe() const;
-  bool is_hybrid() const { return dynamic_cast<const HybridOptimizer*>(optimizer_) != nullptr; }
+  bool is_hybrid() const { return hybrid_ != nullptr; }
 
  private:
   void save_file(const std::string& path, const std::map<std::string, int64_t>& ints,
@@ -82,10 +82,12 @@ class TrainOptimizer {
   void load_file(const std::string& path, std::map<std::string, int64_t>& ints,
                  std::map<std::string, double>& doubles);
 
-  // Owned here until distribute() moves it into dist_; the raw pointer stays valid.
+  // Owned here until distribute() hands it to dist_, which then is the optimizer.
   std::unique_ptr<SpecoptOptimizer> owned_;
   SpecoptOptimizer* optimizer_ = nullptr;
+  const HybridOptimizer* hybrid_ = nullptr;  // the built optimizer when it is a hybrid
   std::unique_ptr<DistributedOptimizer> dist_;
+  std::string schedule_spec_;
   std::unique_ptr<LrScheduler> scheduler_;
 };
 

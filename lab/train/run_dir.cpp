@@ -79,6 +79,7 @@ std::vector<std::string> run_files_in(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const auto name = e.path().filename().string();
     if (name == "config.json" || name == "metrics.jsonl" || name == "summary.json" ||
+        name == "partition.json" ||
         is_companion(name, "checkpoint.pt") || is_companion(name, "checkpoint.prev.pt")) {
       found.push_back(name);
     }
@@ -111,6 +112,7 @@ std::string prepare_fresh_run_dir(const std::string& dir, bool force) {
 const std::vector<std::string>& resume_free_keys() {
   static const std::vector<std::string> keys = {
       "train.steps",         "schedule.spec",        "train.out_dir",
+      "schedule.warmup_steps", "schedule.decay_steps",
       "train.threads",       "train.log_interval",   "train.eval_interval",
       "train.checkpoint_interval"};
   return keys;

@@ -7,7 +7,7 @@
 //               it is held. The kernel drops the lock when its holder dies, so the lock file a
 //               killed run leaves behind is stale by construction and simply taken over.
 //   fresh run   refused when the directory already holds a run (config.json, metrics.jsonl,
-//               summary.json or checkpoint.pt*), unless forced: then that run's files move to
+//               summary.json, partition.json or checkpoint.pt*), unless forced: then that run's files move to
 //               "<dir>/replaced-<N>/" first. Temporary files of a killed writer are removed.
 //   identity    every checkpoint records a hash of each identity key of the resolved config
 //               (every key except the bookkeeping ones in kResumeFreeKeys); a resume compares
@@ -50,7 +50,9 @@ std::vector<std::string> run_files_in(const std::string& dir);
 std::string prepare_fresh_run_dir(const std::string& dir, bool force);
 
 // Keys that may differ on resume without changing the run's identity (a finished run is
-// extended by raising train.steps; intervals, threads and the directory are bookkeeping).
+// extended by raising train.steps, which also moves the schedule's spec and, for warmup and
+// decay given as fractions, their step counts; intervals, threads and the directory are
+// bookkeeping).
 const std::vector<std::string>& resume_free_keys();
 
 // "section.key" → value, of a config's to_json().

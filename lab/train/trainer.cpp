@@ -17,6 +17,7 @@
 #include "lab/atomic_file.h"
 #include "lab/train/data_parallel.h"
 #include "lab/train/optimizer_factory.h"
+#include "lab/train/partition_report.h"
 #include "lab/train/progress.h"
 #include "lab/train/run_dir.h"
 #include "lab/train/task.h"
@@ -27,6 +28,7 @@ namespace lab {
 
 namespace {
 
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -115,317 +117,425 @@ void check_resume_changes(const std::vector<std::string>& diffs, bool allow_chan
   }
 }
 
+// One run of train(), in the order it happens: open_run_dir → build → resume or start_fresh
+// → loop (step, evaluate, checkpoint) → finish. The members are what the steps share.
+class Run {
+ public:
+  Run(const TrainConfig& c, const TrainHooks& hooks);
+  void open_run_dir();
+  void build();
+  // false: the run had already finished; its summary is in result() and nothing is to be done.
+  bool resume();
+  void start_fresh();
+  void loop();
+  void finish();
+  TrainResult& result() { return r_; }
+
+ private:
+  // The wall time of the whole run: this process's plus what the checkpoint it resumed from
+  // recorded.
+  double wall_seconds() const { return wall_before_ + since(t_start_); }
+  void record(const nlohmann::json& j);
+  // Returns the path of the checkpoint it loaded.
+  std::string load_checkpoint(const nlohmann::json& saved, const std::string& saved_path,
+                              std::map<std::string, int64_t>& ints,
+                              std::map<std::string, double>& doubles);
+  void save(int64_t step);
+  EvalResult evaluate(int64_t step);
+  // One optimizer step of batch `step`; false when the run diverged (r_.status / message set).
+  bool train_step(int64_t step);
+  // The evaluation after `done` steps, shown on the progress; false when it diverged.
+  bool evaluate_and_show(int64_t done, Progress& progress);
+
+  const TrainConfig& c_;
+  const TrainHooks& hooks_;
+  dist::Communicator* comm_;
+  bool lead_, quiet_, write_shared_;
+  std::function<void(const std::string&)> log_;
+  Clock::time_point t_start_;
+  double wall_before_ = 0;
+  std::string dir_, ckpt_, prev_ckpt_, metrics_path_, config_text_, partition_json_;
+  std::map<std::string, int64_t> identity_;
+  std::unique_ptr<RunDirLock> dir_lock_;
+  std::unique_ptr<Task> task_;
+  std::unique_ptr<TrainOptimizer> opt_;
+  BatchSlice slice_;
+  std::ofstream metrics_;
+  TrainResult r_;
+  int64_t start_ = 0, last_ckpt_ = 0, step_ = 0;
+  double step_seconds_ = 0, opt_seconds_ = 0;
+  int64_t timed_steps_ = 0;
+};
+
+Run::Run(const TrainConfig& c, const TrainHooks& hooks)
+    : c_(c),
+      hooks_(hooks),
+      // Data parallel when the hooks carry a world of several ranks; only rank 0 ("lead")
+      // writes the shared files and the progress, every rank takes part in checkpoints.
+      comm_(hooks.comm && hooks.comm->size() > 1 ? hooks.comm.get() : nullptr),
+      lead_(comm_ == nullptr || comm_->rank() == 0),
+      quiet_(hooks.quiet || !lead_),
+      write_shared_(hooks.write_files && lead_),
+      log_(hooks.log ? hooks.log : [](const std::string& l) { std::cerr << l << std::endl; }),
+      t_start_(Clock::now()),
+      dir_(c.out_dir),
+      ckpt_(dir_ + "/checkpoint.pt"),
+      prev_ckpt_(dir_ + "/checkpoint.prev.pt"),
+      metrics_path_(dir_ + "/metrics.jsonl"),
+      config_text_(c.to_json().dump(2)),
+      identity_(identity_entries(c.to_json())) {
+  if (quiet_) log_ = [](const std::string&) {};
+  r_.best_val_loss = std::numeric_limits<double>::infinity();
+}
+
+// The run directory (lab/train/run_dir.h): locked for the whole run, an existing run kept
+// unless --resume / --force, a killed writer's temporaries removed. `specopt train --nproc`
+// does this in the launcher, which holds the lock for its workers.
+void Run::open_run_dir() {
+  if (!(hooks_.write_files && lead_)) return;
+  if (comm_ == nullptr || std::getenv(kRunDirLockedEnv) == nullptr) {
+    int stale = 0;
+    dir_lock_ = std::make_unique<RunDirLock>(dir_, &stale);
+    if (stale > 0) {
+      log_("took over the lock of '" + dir_ + "' left by process " + std::to_string(stale) +
+           " (no longer running)");
+    }
+  }
+  if (const int n = remove_stale_temporaries(dir_)) {
+    log_("removed " + std::to_string(n) + " temporary file(s) left in '" + dir_ +
+         "' by an interrupted run");
+  }
+  if (!hooks_.resume) {
+    const auto aside = prepare_fresh_run_dir(dir_, hooks_.force);
+    if (!aside.empty()) log_("the previous run in '" + dir_ + "' was moved to '" + aside + "'");
+  }
+}
+
+// The task (model and data), the optimizer over this run's ranks, and the partition of the
+// parameters between the optimizer's members, printed here and written to partition.json once
+// the run goes ahead (start_fresh / resume).
+void Run::build() {
+  if (comm_) check_batch_splits(c_.batch_size, comm_->size());
+  task_ = make_task(c_);
+  auto& model = task_->model();
+  opt_ = make_train_optimizer(c_.optimizer, c_.schedule_spec(), model);
+  if (comm_) {
+    opt_->distribute(hooks_.comm,
+                     DistributedOptions().slice_min_numel(c_.optimizer.slice_min_numel));
+  }
+  slice_ = rank_slice(comm_);
+  const auto partition = report_partition(c_.optimizer, model, opt_->is_hybrid());
+  std::string text = partition.text;
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  log_(text);
+  partition_json_ = partition.json.dump(2) + "\n";  // written once the run goes ahead
+
+  r_.world_size = comm_ ? comm_->size() : 1;
+  r_.item_unit = task_->item_unit();
+  for (const auto& p : model.parameters()) r_.parameters += p.numel();
+}
+
+// The last checkpoint, or the one before it when the last is refused (checksum, ...), checked
+// against the run's config.json.
+std::string Run::load_checkpoint(const nlohmann::json& saved, const std::string& saved_path,
+                                 std::map<std::string, int64_t>& ints,
+                                 std::map<std::string, double>& doubles) {
+  std::string used = ckpt_;
+  try {
+    if (!fs::exists(ckpt_)) throw std::runtime_error("'" + ckpt_ + "' does not exist");
+    opt_->load(ckpt_, ints, doubles);
+  } catch (const std::exception& e) {
+    const std::string why = error_text(e);
+    if (!fs::exists(prev_ckpt_)) {
+      throw std::runtime_error("cannot resume: " + why + " (and no previous checkpoint '" +
+                               prev_ckpt_ + "' to fall back to)");
+    }
+    log_("the last checkpoint was refused: " + why + "; falling back to the previous one '" +
+         prev_ckpt_ + "'");
+    try {
+      opt_->load(prev_ckpt_, ints, doubles);
+    } catch (const std::exception& e2) {
+      throw std::runtime_error("cannot resume: the last checkpoint was refused (" + why +
+                               ") and so was the previous one (" + error_text(e2) + ")");
+    }
+    used = prev_ckpt_;
+  }
+  if (comm_) comm_->barrier();  // every rank has read the files before any is moved
+  if (used == prev_ckpt_ && lead_ && fs::exists(ckpt_)) {
+    // Kept for inspection, out of the way of the next checkpoint's rotation.
+    std::error_code ec;
+    fs::rename(ckpt_, dir_ + "/checkpoint.refused.pt", ec);
+  }
+  const auto foreign = identity_mismatches(ints, saved);
+  if (!foreign.empty()) {
+    check_resume_changes(foreign, hooks_.allow_config_change,
+                         "the checkpoint '" + used + "' belongs to another run: it differs from '" +
+                             saved_path + "'");
+    log_("resuming a checkpoint written with other values of " + joined(foreign, ", ") +
+         " (--allow-config-change)");
+  }
+  return used;
+}
+
+bool Run::resume() {
+  if (!hooks_.write_files) throw std::invalid_argument("resume needs an output directory");
+  if (!fs::exists(ckpt_) && !fs::exists(prev_ckpt_)) {
+    throw std::runtime_error("cannot resume: no checkpoint '" + ckpt_ +
+                             "' (start the run without --resume)");
+  }
+  const std::string saved_path = dir_ + "/config.json";
+  std::ifstream in(saved_path);
+  if (!in) {
+    throw std::runtime_error("cannot resume: '" + saved_path + "' is missing or unreadable, so "
+                             "the run's config cannot be checked (an incomplete run directory)");
+  }
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot resume: '" + saved_path + "' is not valid JSON: " + e.what());
+  }
+  const auto now = c_.to_json();
+  check_resume_changes(config_differences(saved, now, true), hooks_.allow_config_change,
+                       "the config differs from the run's '" + saved_path + "'");
+  std::map<std::string, int64_t> ints;
+  std::map<std::string, double> doubles;
+  const std::string used = load_checkpoint(saved, saved_path, ints, doubles);
+  start_ = ints.at("step");
+  if (start_ > c_.steps) {
+    throw std::runtime_error("cannot resume: the checkpoint is at step " + std::to_string(start_) +
+                             ", beyond train.steps = " + std::to_string(c_.steps));
+  }
+  if (start_ == c_.steps && fs::exists(dir_ + "/summary.json")) {
+    // A finished run: nothing to do, and its summary stays as it is.
+    std::ifstream sin(dir_ + "/summary.json");
+    try {
+      r_.summary = nlohmann::json::parse(sin);
+    } catch (const std::exception&) {
+      r_.summary = nlohmann::json::object();
+    }
+    r_.status = r_.summary.value("status", std::string("completed"));
+    r_.steps_done = start_;
+    log_("the run in '" + dir_ + "' already finished at step " + std::to_string(start_) +
+         "; raise train.steps to extend it");
+    if (comm_) comm_->barrier();
+    return false;
+  }
+  const auto changes = config_differences(saved, now, false);
+  if (!changes.empty()) {
+    log_("config changes on resume: " + joined(changes, "; "));
+    if (write_shared_) write_file_atomic(saved_path, config_text_);
+  }
+  r_.initial_val_loss = doubles.at("initial_val_loss");
+  r_.best_val_loss = doubles.at("best_val_loss");
+  r_.best_val_accuracy = doubles.at("best_val_accuracy");
+  r_.final_val_loss = doubles.at("final_val_loss");
+  r_.final_val_accuracy = doubles.at("final_val_accuracy");
+  // Checkpoints written before the wall time was recorded count from zero.
+  if (const auto it = doubles.find("wall_seconds"); it != doubles.end()) wall_before_ = it->second;
+  if (lead_) truncate_metrics(metrics_path_, start_);
+  if (write_shared_) {
+    write_file_atomic(dir_ + "/partition.json", partition_json_);
+    metrics_.open(metrics_path_, std::ios::app);
+  }
+  log_("resumed from " + used + " at step " + std::to_string(start_));
+  return true;
+}
+
+void Run::start_fresh() {
+  const auto initial = evaluate_over_ranks(*task_, comm_);
+  r_.initial_val_loss = initial.loss;
+  r_.final_val_loss = r_.initial_val_loss;
+  if (write_shared_) {
+    fs::create_directories(dir_);
+    write_file_atomic(dir_ + "/config.json", config_text_);
+    write_file_atomic(dir_ + "/partition.json", partition_json_);
+    write_file_atomic(metrics_path_, "");
+    // A fresh run never resumes someone else's checkpoint later (nor its shards). The other
+    // ranks write nothing before the first checkpoint's collectives, which wait for rank 0.
+    remove_checkpoint_files(ckpt_);
+    remove_checkpoint_files(prev_ckpt_);
+    metrics_.open(metrics_path_, std::ios::app);
+  }
+  // The validation loss before the first step, so a plotted curve starts where training did.
+  nlohmann::json j = {{"step", 0}, {"val_loss", initial.loss}};
+  if (initial.accuracy >= 0) j["val_accuracy"] = initial.accuracy;
+  record(j);
+}
+
+void Run::record(const nlohmann::json& j) {
+  if (write_shared_) metrics_ << j.dump() << "\n" << std::flush;
+}
+
+void Run::save(int64_t step) {
+  if (!hooks_.write_files) return;
+  auto ints = identity_;
+  ints["step"] = step;
+  const std::map<std::string, double> doubles = {
+      {"initial_val_loss", r_.initial_val_loss}, {"best_val_loss", r_.best_val_loss},
+      {"best_val_accuracy", r_.best_val_accuracy}, {"final_val_loss", r_.final_val_loss},
+      {"final_val_accuracy", r_.final_val_accuracy}, {"wall_seconds", wall_seconds()}};
+  if (lead_) keep_previous_checkpoint(ckpt_, prev_ckpt_);  // the last two are kept
+  opt_->save(ckpt_, ints, doubles);
+  last_ckpt_ = step;
+}
+
+EvalResult Run::evaluate(int64_t step) {
+  const auto e = evaluate_over_ranks(*task_, comm_);
+  r_.final_val_loss = e.loss;
+  r_.final_val_accuracy = e.accuracy;
+  r_.best_val_loss = std::min(r_.best_val_loss, e.loss);
+  r_.best_val_accuracy = std::max(r_.best_val_accuracy, e.accuracy);
+  r_.val_losses.emplace_back(step, e.loss);
+  nlohmann::json j = {{"step", step}, {"val_loss", e.loss}};
+  if (e.accuracy >= 0) j["val_accuracy"] = e.accuracy;
+  record(j);
+  return e;
+}
+
+bool Run::train_step(int64_t step) {
+  maybe_die_for_test(comm_, step);
+  const auto t0 = Clock::now();
+  opt_->zero_grad();
+  auto loss = task_->train_loss(step, slice_);
+  // The global batch's mean (the same on every rank, so all of them stop alike).
+  const double loss_value = mean_over_ranks(comm_, loss.item<double>());
+  if (!std::isfinite(loss_value)) {
+    r_.status = "diverged";
+    r_.message = "non-finite training loss (" + fmt(loss_value) + ") at step " +
+                 std::to_string(step);
+    return false;
+  }
+  loss.backward();
+  // Clipping sees the gradients the optimizer will use: with several ranks, the averaged
+  // ones (inside the distributed step), so the norm is the global batch's.
+  double gnorm = 0;
+  // On CUDA the kernels run after the calls return: a scalar read-back waits for everything
+  // queued on the stream, so backward's time is not billed to the optimizer and the
+  // optimizer's is (docs/gpu.md). On the CPU the calls are already synchronous.
+  const bool on_cuda = loss.is_cuda();
+  if (on_cuda) (void)loss.detach().item<double>();
+  const auto t1 = Clock::now();
+  auto& model = task_->model();
+  const bool stepped = opt_->step([&] {
+    gnorm = clip_gradients(model, c_.grad_clip);
+    return std::isfinite(gnorm);
+  });
+  if (!stepped) {
+    r_.status = "diverged";
+    r_.message = "non-finite gradient norm (" + fmt(gnorm) + ") at step " + std::to_string(step);
+    return false;
+  }
+  if (on_cuda) (void)loss.detach().item<double>();
+  opt_seconds_ += since(t1);
+  opt_->schedule_step();
+  step_seconds_ += since(t0);
+  ++timed_steps_;
+  r_.train_losses.push_back(loss_value);
+  r_.final_train_loss = loss_value;
+  const int64_t done = step + 1;
+  if (done % c_.log_interval == 0 || done == c_.steps) {
+    record({{"step", done}, {"loss", loss_value}, {"grad_norm", gnorm},
+            {"lr_scale", opt_->lr_scale()}, {"seconds", wall_seconds()}});
+  }
+  return true;
+}
+
+bool Run::evaluate_and_show(int64_t done, Progress& progress) {
+  const auto e = evaluate(done);
+  std::string line = "step " + std::to_string(done) + ": val_loss " + fmt(e.loss);
+  if (e.accuracy >= 0) line += ", val_accuracy " + fmt(e.accuracy);
+  progress.message(line);
+  if (std::isfinite(e.loss)) return true;
+  r_.status = "diverged";
+  r_.message = "non-finite validation loss at step " + std::to_string(done);
+  return false;
+}
+
+void Run::loop() {
+  log_(task_->describe());
+  log_("optimizer: " + opt_->describe() + "; schedule " + c_.schedule_spec());
+  last_ckpt_ = start_;
+  const bool bar = !quiet_ && !hooks_.force_plain && ::isatty(STDERR_FILENO) != 0;
+  Progress progress(c_.steps, start_, c_.log_interval, bar, log_);
+  r_.status = "completed";
+  for (step_ = start_; step_ < c_.steps; ++step_) {
+    if (hooks_.stop_after > 0 && step_ >= hooks_.stop_after) {
+      r_.status = "stopped";
+      break;
+    }
+    if (!train_step(step_)) break;
+    const int64_t done = step_ + 1;
+    progress.update(done, r_.final_train_loss);
+    if ((done % c_.eval_interval == 0 || done == c_.steps) && !evaluate_and_show(done, progress)) {
+      ++step_;  // the step was taken; only its evaluation failed
+      break;
+    }
+    if (c_.checkpoint_interval > 0 && done % c_.checkpoint_interval == 0) save(done);
+  }
+  progress.finish();
+}
+
+void Run::finish() {
+  r_.steps_done = step_;
+  if (r_.status == "completed") save(step_);
+  if (r_.status == "diverged") {
+    r_.message += hooks_.write_files
+                      ? (last_ckpt_ > 0 || fs::exists(ckpt_)
+                             ? "; the run stopped, last good checkpoint '" + ckpt_ + "' (step " +
+                                   std::to_string(last_ckpt_) + ") was kept"
+                             : "; the run stopped before any checkpoint was written")
+                      : "; the run stopped";
+    log_("diverged: " + r_.message);
+  }
+
+  r_.seconds = since(t_start_);
+  r_.optimizer_fraction = step_seconds_ > 0 ? opt_seconds_ / step_seconds_ : 0;
+  r_.items_per_second =
+      step_seconds_ > 0
+          ? static_cast<double>(timed_steps_ * task_->items_per_batch()) / step_seconds_
+          : 0;
+  r_.parameter_checksum = checksum(task_->model());
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  r_.summary = {{"status", r_.status},
+                {"message", r_.message},
+                {"steps", r_.steps_done},
+                {"parameters", r_.parameters},
+                {"initial_val_loss", num(r_.initial_val_loss)},
+                {"final_train_loss", num(r_.final_train_loss)},
+                {"final_val_loss", num(r_.final_val_loss)},
+                {"best_val_loss", num(r_.best_val_loss)},
+                {r_.item_unit + "_per_second", r_.items_per_second},
+                {"optimizer_time_fraction", r_.optimizer_fraction},
+                {"seconds", r_.seconds},
+                {"optimizer", opt_->describe()},
+                {"world_size", r_.world_size},
+                {"model", task_->describe()}};
+  if (r_.final_val_accuracy >= 0) {
+    r_.summary["final_val_accuracy"] = r_.final_val_accuracy;
+    r_.summary["best_val_accuracy"] = r_.best_val_accuracy;
+  }
+  if (write_shared_) write_file_atomic(dir_ + "/summary.json", r_.summary.dump(2) + "\n");
+  // No rank leaves before rank 0 has written the summary: a launcher that stops the others as
+  // soon as one exits non-zero (a diverged run) must not cut rank 0's last writes short.
+  if (comm_) comm_->barrier();
+}
+
 }  // namespace
 
 TrainResult train(const TrainConfig& c, const TrainHooks& hooks) {
   if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
-  // Data parallel when the hooks carry a world of several ranks; only rank 0 ("lead") writes
-  // the shared files and the progress, every rank takes part in checkpoints.
-  dist::Communicator* comm = hooks.comm && hooks.comm->size() > 1 ? hooks.comm.get() : nullptr;
-  const bool lead = comm == nullptr || comm->rank() == 0;
-  const bool quiet = hooks.quiet || !lead;
-  const bool write_shared = hooks.write_files && lead;
-  auto log = hooks.log ? hooks.log : [](const std::string& l) { std::cerr << l << std::endl; };
-  if (quiet) log = [](const std::string&) {};
-  const auto t_start = Clock::now();
-
-  // The run directory (lab/train/run_dir.h): locked for the whole run, an existing run kept
-  // unless --resume / --force, a killed writer's temporaries removed. `specopt train --nproc`
-  // does this in the launcher, which holds the lock for its workers.
-  std::unique_ptr<RunDirLock> dir_lock;
-  if (hooks.write_files && lead) {
-    if (comm == nullptr || std::getenv(kRunDirLockedEnv) == nullptr) {
-      int stale = 0;
-      dir_lock = std::make_unique<RunDirLock>(c.out_dir, &stale);
-      if (stale > 0) {
-        log("took over the lock of '" + c.out_dir + "' left by process " + std::to_string(stale) +
-            " (no longer running)");
-      }
-    }
-    if (const int n = remove_stale_temporaries(c.out_dir)) {
-      log("removed " + std::to_string(n) + " temporary file(s) left in '" + c.out_dir +
-          "' by an interrupted run");
-    }
-    if (!hooks.resume) {
-      const auto aside = prepare_fresh_run_dir(c.out_dir, hooks.force);
-      if (!aside.empty()) log("the previous run in '" + c.out_dir + "' was moved to '" + aside + "'");
-    }
-  }
-  if (comm) check_batch_splits(c.batch_size, comm->size());
-
-  auto task = make_task(c);
-  auto& model = task->model();
-  auto opt = make_train_optimizer(c.optimizer, c.schedule_spec(), model);
-  if (comm) {
-    opt->distribute(hooks.comm,
-                    DistributedOptions().slice_min_numel(c.optimizer.slice_min_numel));
-  }
-  const BatchSlice slice = rank_slice(comm);
-
-  TrainResult r;
-  r.world_size = comm ? comm->size() : 1;
-  r.item_unit = task->item_unit();
-  for (const auto& p : model.parameters()) r.parameters += p.numel();
-
-  namespace fs = std::filesystem;
-  const std::string dir = c.out_dir;
-  const std::string ckpt = dir + "/checkpoint.pt", metrics_path = dir + "/metrics.jsonl";
-  const std::string prev_ckpt = dir + "/checkpoint.prev.pt";
-  const std::string config_text = c.to_json().dump(2);
-  const auto identity = identity_entries(c.to_json());
-  int64_t start = 0;
-  std::string ckpt_used = ckpt;
-  std::map<std::string, int64_t> ints;
-  std::map<std::string, double> doubles;
-  r.best_val_loss = std::numeric_limits<double>::infinity();
-
+  Run run(c, hooks);
+  run.open_run_dir();
+  run.build();
   if (hooks.resume) {
-    if (!hooks.write_files) throw std::invalid_argument("resume needs an output directory");
-    if (!fs::exists(ckpt) && !fs::exists(prev_ckpt)) {
-      throw std::runtime_error("cannot resume: no checkpoint '" + ckpt +
-                               "' (start the run without --resume)");
-    }
-    const std::string saved_path = dir + "/config.json";
-    std::ifstream in(saved_path);
-    if (!in) {
-      throw std::runtime_error("cannot resume: '" + saved_path + "' is missing or unreadable, so "
-                               "the run's config cannot be checked (an incomplete run directory)");
-    }
-    nlohmann::json saved;
-    try {
-      saved = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("cannot resume: '" + saved_path + "' is not valid JSON: " + e.what());
-    }
-    const auto now = c.to_json();
-    check_resume_changes(config_differences(saved, now, true), hooks.allow_config_change,
-                         "the config differs from the run's '" + saved_path + "'");
-    // The last checkpoint, or the one before it when the last is refused (checksum, ...).
-    std::string used = ckpt;
-    try {
-      if (!fs::exists(ckpt)) throw std::runtime_error("'" + ckpt + "' does not exist");
-      opt->load(ckpt, ints, doubles);
-    } catch (const std::exception& e) {
-      const std::string why = error_text(e);
-      if (!fs::exists(prev_ckpt)) {
-        throw std::runtime_error("cannot resume: " + why + " (and no previous checkpoint '" +
-                                 prev_ckpt + "' to fall back to)");
-      }
-      log("the last checkpoint was refused: " + why + "; falling back to the previous one '" +
-          prev_ckpt + "'");
-      try {
-        opt->load(prev_ckpt, ints, doubles);
-      } catch (const std::exception& e2) {
-        throw std::runtime_error("cannot resume: the last checkpoint was refused (" + why +
-                                 ") and so was the previous one (" + error_text(e2) + ")");
-      }
-      used = prev_ckpt;
-    }
-    if (comm) comm->barrier();  // every rank has read the files before any is moved
-    if (used == prev_ckpt && lead && fs::exists(ckpt)) {
-      // Kept for inspection, out of the way of the next checkpoint's rotation.
-      std::error_code ec;
-      fs::rename(ckpt, dir + "/checkpoint.refused.pt", ec);
-    }
-    const auto foreign = identity_mismatches(ints, saved);
-    if (!foreign.empty()) {
-      check_resume_changes(foreign, hooks.allow_config_change,
-                           "the checkpoint '" + used + "' belongs to another run: it differs from '" +
-                               saved_path + "'");
-      log("resuming a checkpoint written with other values of " + joined(foreign, ", ") +
-          " (--allow-config-change)");
-    }
-    start = ints.at("step");
-    if (start > c.steps) {
-      throw std::runtime_error("cannot resume: the checkpoint is at step " + std::to_string(start) +
-                               ", beyond train.steps = " + std::to_string(c.steps));
-    }
-    if (start == c.steps && fs::exists(dir + "/summary.json")) {
-      // A finished run: nothing to do, and its summary stays as it is.
-      std::ifstream sin(dir + "/summary.json");
-      try {
-        r.summary = nlohmann::json::parse(sin);
-      } catch (const std::exception&) {
-        r.summary = nlohmann::json::object();
-      }
-      r.status = r.summary.value("status", std::string("completed"));
-      r.steps_done = start;
-      log("the run in '" + dir + "' already finished at step " + std::to_string(start) +
-          "; raise train.steps to extend it");
-      if (comm) comm->barrier();
-      return r;
-    }
-    const auto changes = config_differences(saved, now, false);
-    if (!changes.empty()) {
-      log("config changes on resume: " + joined(changes, "; "));
-      if (write_shared) write_file_atomic(saved_path, config_text);
-    }
-    r.initial_val_loss = doubles.at("initial_val_loss");
-    r.best_val_loss = doubles.at("best_val_loss");
-    r.best_val_accuracy = doubles.at("best_val_accuracy");
-    r.final_val_loss = doubles.at("final_val_loss");
-    r.final_val_accuracy = doubles.at("final_val_accuracy");
-    if (lead) truncate_metrics(metrics_path, start);
-    ckpt_used = used;
-    log("resumed from " + ckpt_used + " at step " + std::to_string(start));
+    if (!run.resume()) return run.result();
   } else {
-    r.initial_val_loss = evaluate_over_ranks(*task, comm).loss;
-    r.final_val_loss = r.initial_val_loss;
-    if (write_shared) {
-      fs::create_directories(dir);
-      write_file_atomic(dir + "/config.json", config_text);
-      write_file_atomic(metrics_path, "");
-      // A fresh run never resumes someone else's checkpoint later (nor its shards). The other
-      // ranks write nothing before the first checkpoint's collectives, which wait for rank 0.
-      remove_checkpoint_files(ckpt);
-      remove_checkpoint_files(prev_ckpt);
-    }
+    run.start_fresh();
   }
-  std::ofstream metrics;
-  if (write_shared) metrics.open(metrics_path, std::ios::app);
-  auto record = [&](const nlohmann::json& j) {
-    if (write_shared) metrics << j.dump() << "\n" << std::flush;
-  };
-
-  log(task->describe());
-  log("optimizer: " + opt->describe() + "; schedule " + c.schedule_spec());
-
-  int64_t last_ckpt = start;
-  auto save = [&](int64_t step) {
-    if (!hooks.write_files) return;
-    ints = identity;
-    ints["step"] = step;
-    doubles = {{"initial_val_loss", r.initial_val_loss}, {"best_val_loss", r.best_val_loss},
-               {"best_val_accuracy", r.best_val_accuracy}, {"final_val_loss", r.final_val_loss},
-               {"final_val_accuracy", r.final_val_accuracy}};
-    if (lead) keep_previous_checkpoint(ckpt, prev_ckpt);  // the last two are kept
-    opt->save(ckpt, ints, doubles);
-    last_ckpt = step;
-  };
-  auto evaluate = [&](int64_t step) {
-    const auto e = evaluate_over_ranks(*task, comm);
-    r.final_val_loss = e.loss;
-    r.final_val_accuracy = e.accuracy;
-    r.best_val_loss = std::min(r.best_val_loss, e.loss);
-    r.best_val_accuracy = std::max(r.best_val_accuracy, e.accuracy);
-    r.val_losses.emplace_back(step, e.loss);
-    nlohmann::json j = {{"step", step}, {"val_loss", e.loss}};
-    if (e.accuracy >= 0) j["val_accuracy"] = e.accuracy;
-    record(j);
-    return e;
-  };
-
-  const bool bar = !quiet && !hooks.force_plain && ::isatty(STDERR_FILENO) != 0;
-  Progress progress(c.steps, start, c.log_interval, bar, log);
-
-  double step_seconds = 0, opt_seconds = 0;
-  int64_t timed_steps = 0;
-  r.status = "completed";
-  int64_t step = start;
-  for (; step < c.steps; ++step) {
-    if (hooks.stop_after > 0 && step >= hooks.stop_after) {
-      r.status = "stopped";
-      break;
-    }
-    maybe_die_for_test(comm, step);
-    const auto t0 = Clock::now();
-    opt->zero_grad();
-    auto loss = task->train_loss(step, slice);
-    // The global batch's mean (the same on every rank, so all of them stop alike).
-    const double loss_value = mean_over_ranks(comm, loss.item<double>());
-    if (!std::isfinite(loss_value)) {
-      r.status = "diverged";
-      r.message = "non-finite training loss (" + fmt(loss_value) + ") at step " +
-                  std::to_string(step);
-      break;
-    }
-    loss.backward();
-    // Clipping sees the gradients the optimizer will use: with several ranks, the averaged
-    // ones (inside the distributed step), so the norm is the global batch's.
-    double gnorm = 0;
-    // On CUDA the kernels run after the calls return: a scalar read-back waits for everything
-    // queued on the stream, so backward's time is not billed to the optimizer and the
-    // optimizer's is (docs/gpu.md). On the CPU the calls are already synchronous.
-    const bool on_cuda = loss.is_cuda();
-    if (on_cuda) (void)loss.detach().item<double>();
-    const auto t1 = Clock::now();
-    const bool stepped = opt->step([&] {
-      gnorm = clip_gradients(model, c.grad_clip);
-      return std::isfinite(gnorm);
-    });
-    if (!stepped) {
-      r.status = "diverged";
-      r.message = "non-finite gradient norm (" + fmt(gnorm) + ") at step " + std::to_string(step);
-      break;
-    }
-    if (on_cuda) (void)loss.detach().item<double>();
-    opt_seconds += since(t1);
-    opt->schedule_step();
-    step_seconds += since(t0);
-    ++timed_steps;
-    r.train_losses.push_back(loss_value);
-    r.final_train_loss = loss_value;
-    const int64_t done = step + 1;
-    if (done % c.log_interval == 0 || done == c.steps) {
-      record({{"step", done}, {"loss", loss_value}, {"grad_norm", gnorm},
-              {"lr_scale", opt->lr_scale()}, {"seconds", since(t_start)}});
-    }
-    progress.update(done, loss_value);
-    if (done % c.eval_interval == 0 || done == c.steps) {
-      const auto e = evaluate(done);
-      std::string line = "step " + std::to_string(done) + ": val_loss " + fmt(e.loss);
-      if (e.accuracy >= 0) line += ", val_accuracy " + fmt(e.accuracy);
-      progress.message(line);
-      if (!std::isfinite(e.loss)) {
-        r.status = "diverged";
-        r.message = "non-finite validation loss at step " + std::to_string(done);
-        ++step;
-        break;
-      }
-    }
-    if (c.checkpoint_interval > 0 && done % c.checkpoint_interval == 0) save(done);
-  }
-  progress.finish();
-  r.steps_done = step;
-  if (r.status == "completed") save(step);
-  if (r.status == "diverged") {
-    r.message += hooks.write_files
-                     ? (last_ckpt > 0 || fs::exists(ckpt)
-                            ? "; the run stopped, last good checkpoint '" + ckpt + "' (step " +
-                                  std::to_string(last_ckpt) + ") was kept"
-                            : "; the run stopped before any checkpoint was written")
-                     : "; the run stopped";
-    log("diverged: " + r.message);
-  }
-
-  r.seconds = since(t_start);
-  r.optimizer_fraction = step_seconds > 0 ? opt_seconds / step_seconds : 0;
-  r.items_per_second = step_seconds > 0 ? static_cast<double>(timed_steps * task->items_per_batch()) / step_seconds : 0;
-  r.parameter_checksum = checksum(model);
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  r.summary = {{"status", r.status},
-               {"message", r.message},
-               {"steps", r.steps_done},
-               {"parameters", r.parameters},
-               {"initial_val_loss", num(r.initial_val_loss)},
-               {"final_train_loss", num(r.final_train_loss)},
-               {"final_val_loss", num(r.final_val_loss)},
-               {"best_val_loss", num(r.best_val_loss)},
-               {r.item_unit + "_per_second", r.items_per_second},
-               {"optimizer_time_fraction", r.optimizer_fraction},
-               {"seconds", r.seconds},
-               {"optimizer", opt->describe()},
-               {"world_size", r.world_size},
-               {"model", task->describe()}};
-  if (r.final_val_accuracy >= 0) {
-    r.summary["final_val_accuracy"] = r.final_val_accuracy;
-    r.summary["best_val_accuracy"] = r.best_val_accuracy;
-  }
-  if (write_shared) write_file_atomic(dir + "/summary.json", r.summary.dump(2) + "\n");
-  // No rank leaves before rank 0 has written the summary: a launcher that stops the others as
-  // soon as one exits non-zero (a diverged run) must not cut rank 0's last writes short.
-  if (comm) comm->barrier();
-  return r;
+  run.loop();
+  run.finish();
+  return run.result();
 }
 
 }  // namespace lab

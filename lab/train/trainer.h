@@ -3,6 +3,11 @@
 // with TrainHooks::comm of more than one rank it is one rank of a data-parallel run, see
 // lab/train/data_parallel.h).
 //
+// A run, in order: open the run directory (lock, fresh or resumed) → build the task, the
+// optimizer and the partition of the parameters (printed) → resume from the checkpoint, or
+// evaluate the untrained model → the steps, each followed by the evaluation and checkpoint
+// due → the final checkpoint and summary.
+//
 // Per step: batch(step) → forward → loss; a NaN/Inf loss or gradient norm stops the run
 // (status "diverged", the last good checkpoint left as it was); backward → clip the global
 // gradient norm to grad_clip → optimizer step → lr schedule step. Evaluation every
@@ -13,11 +18,16 @@
 //
 // Files under config.out_dir (when TrainHooks::write_files):
 //   .lock            held by the run (lab/train/run_dir.h); a second run is refused meanwhile
-//   config.json      the resolved config (a resume with a different config is refused,
-//                    naming each differing key; train.steps may be raised to extend a run)
-//   metrics.jsonl    {"step","loss","grad_norm","lr_scale","seconds"} every log_interval steps,
-//                    {"step","val_loss"[,"val_accuracy"]} at each evaluation; on resume the
-//                    lines after the checkpoint's step are dropped first
+//   config.json      the resolved config (TrainConfig::to_json: no sentinels; a resume with a
+//                    different config is refused, naming each differing key; train.steps may
+//                    be raised to extend a run)
+//   partition.json   which parameter each optimizer member updates and the rule that decided
+//                    (lab/train/partition_report.h), also printed at the start
+//   metrics.jsonl    {"step","loss","grad_norm","lr_scale","seconds"} every log_interval steps
+//                    ("seconds": wall time of the whole run, counted on from the checkpoint's
+//                    on resume), {"step","val_loss"[,"val_accuracy"]} at step 0 (before
+//                    training) and at each evaluation; on resume the lines after the
+//                    checkpoint's step are dropped first
 //   checkpoint.pt    the last checkpoint (written atomically, checksummed, with the run's
 //                    identity); multi-process: the sharded checkpoint's manifest, with
 //                    checkpoint.pt.* beside it

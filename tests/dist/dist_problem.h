@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "specopt/optim/optim.h"
-#include "specopt/optim/distributed.h"
+#include "specopt/dist/distributed.h"
 
 namespace dist_test {
 

@@ -24,7 +24,7 @@ TEST(Paper3Config, GPT2SettingParsesWithThePublishedValues) {
   EXPECT_DOUBLE_EQ(c.optimizer.beta2, 0.95);
   EXPECT_DOUBLE_EQ(c.optimizer.weight_decay, 0.0);
   EXPECT_EQ(c.schedule.name, "warmup_cosine");
-  EXPECT_EQ(c.schedule.warmup, 2000);
+  EXPECT_EQ(c.warmup_steps(), 2000);
   EXPECT_EQ(c.steps, 200000);
   EXPECT_DOUBLE_EQ(c.grad_clip, 1.0);
   EXPECT_EQ(c.device, "cuda");
@@ -34,8 +34,8 @@ TEST(Paper3Config, GPT2SettingParsesWithThePublishedValues) {
   // The shortened run the file's comments suggest is accepted too, as is every variant.
   const auto s = L::load_train_config(
       std::string(SPECOPT_SOURCE_DIR) + "/examples/train/paper3_gpt2.toml",
-      {"train.steps=20000", "schedule.warmup=200", "optimizer.name=adams", "optimizer.lr=1e-2",
-       "train.device=cpu"});
+      {"train.steps=20000", "optimizer.name=adams", "optimizer.lr=1e-2", "train.device=cpu"});
   EXPECT_EQ(s.steps, 20000);
+  EXPECT_EQ(s.warmup_steps(), 200);
   EXPECT_EQ(s.optimizer.name, "adams");
 }

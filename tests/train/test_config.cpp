@@ -4,8 +4,14 @@
 
 #include <filesystem>
 
+#include <specopt/optim/muon.h>
+#include <specopt/optim/normuon.h>
+#include <specopt/optim/spectral_adam.h>
+#include <specopt/optim/transforms.h>
+
 #include "fixtures.h"
 #include "tests/common/run_cli.h"
+#include "lab/data/paths.h"
 #include "lab/train/config.h"
 
 namespace {
@@ -49,6 +55,23 @@ TEST(TrainConfig, SetOverrides) {
   expect_refused("", "optimizer.lrr", {"optimizer.lrr=1"});
 }
 
+// The names `specopt list` shows are accepted by train, in any case (and '_' optional).
+TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"Muon", "muon"},         {"AdamS", "adams"},   {"LionK", "lionk"},
+      {"lion_k", "lionk"},      {"NorMuon", "normuon"}, {"SpectralAdam", "spectral_adam"},
+      {"mSGDZ", "msgdz"},       {"AdamW", "adamw"},   {"Hybrid", "muon"}};
+  for (const auto& p : pairs) {
+    EXPECT_EQ(L::parse_train_config("[optimizer]\nname='" + p.first + "'\n").optimizer.name,
+              p.second)
+        << p.first;
+    EXPECT_EQ(L::parse_train_config("", {"optimizer.name=" + p.first}).optimizer.name, p.second)
+        << p.first << " via --set";
+  }
+  expect_refused("[optimizer]\nname='Muom'\n",
+                 "config key 'optimizer.name': 'Muom' is not one of: muon, adamw");
+}
+
 TEST(TrainConfig, RefusalsNameTheKey) {
   expect_refused("[optimizer]\nlrr=0.1\n", "config key 'optimizer.lrr': unknown key");
   expect_refused("[optimiser]\nlr=0.1\n", "config key 'optimiser': unknown section");
@@ -77,6 +100,144 @@ TEST(TrainConfig, ExamplesParse) {
     ++n;
   }
   EXPECT_GE(n, 4);
+}
+
+// Every shipped example still parses when train.steps is lowered far below its warmup and
+// decay: they are fractions of the run and follow it.
+TEST(TrainConfig, ExamplesFollowALoweredStepCount) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SPECOPT_SOURCE_DIR) + "/examples/train")) {
+    if (e.path().extension() != ".toml") continue;
+    L::TrainConfig c;
+    ASSERT_NO_THROW(c = L::load_train_config(e.path().string(), {"train.steps=20"})) << e.path();
+    EXPECT_EQ(c.steps, 20);
+    EXPECT_LE(c.warmup_steps() + (c.schedule.name == "wsd" ? c.decay_steps() : 0), 20) << e.path();
+    if (c.schedule.name != "constant") EXPECT_LT(c.schedule.warmup, 1) << e.path();  // a fraction
+    ++n;
+  }
+  EXPECT_GE(n, 5);
+}
+
+TEST(TrainConfig, WarmupAndDecayAreStepsOrFractionsOfTheRun) {
+  const std::string wsd = "[schedule]\nname='wsd'\nwarmup=0.05\ndecay=0.2\nmin=0.0\n[train]\n";
+  auto c = L::parse_train_config(wsd + "steps=1000\n");
+  EXPECT_EQ(c.warmup_steps(), 50);
+  EXPECT_EQ(c.decay_steps(), 200);
+  EXPECT_EQ(c.schedule_spec(), "wsd:warmup=50,total=1000,decay=200,min=0");
+  c = L::parse_train_config(wsd + "steps=30\n");  // 1.5 → 2 (nearest), 6
+  EXPECT_EQ(c.warmup_steps(), 2);
+  EXPECT_EQ(c.decay_steps(), 6);
+  // Whole numbers are steps, as before.
+  c = L::parse_train_config("[schedule]\nname='warmup_cosine'\nwarmup=7\n[train]\nsteps=30\n");
+  EXPECT_EQ(c.warmup_steps(), 7);
+  // config.json keeps what was written and the steps it resolves to.
+  c = L::parse_train_config(wsd + "steps=1000\n");
+  const auto j = c.to_json().at("schedule");
+  EXPECT_EQ(j.at("warmup").get<double>(), 0.05);
+  EXPECT_EQ(j.at("warmup_steps").get<int64_t>(), 50);
+  EXPECT_EQ(j.at("decay_steps").get<int64_t>(), 200);
+  // Neither a step count nor a fraction:
+  expect_refused("[schedule]\nname='warmup_cosine'\nwarmup=1.5\n", "schedule.warmup': 1.5 is neither");
+  expect_refused("[schedule]\nname='warmup_cosine'\nwarmup=-0.1\n", "schedule.warmup");
+  expect_refused("[schedule]\nname='wsd'\nwarmup=0.1\ndecay='x'\n", "schedule.decay': expected a number");
+}
+
+// A warmup (+ decay) longer than the run names the key to change and the way out.
+TEST(TrainConfig, ScheduleLongerThanTheRunSaysWhichKeyToChange) {
+  expect_refused("[schedule]\nname='warmup_cosine'\nwarmup=100\n[train]\nsteps=50\n",
+                 "config key 'schedule.warmup': schedule.warmup = 100 exceeds train.steps = 50: "
+                 "lower it, or give it as a fraction of the run (e.g. warmup = 0.05)");
+  expect_refused("[schedule]\nname='wsd'\nwarmup=10\ndecay=200\n[train]\nsteps=100\n",
+                 "config key 'schedule.decay': schedule.warmup = 10 + schedule.decay = 200 exceeds "
+                 "train.steps = 100");
+  expect_refused("[schedule]\nname='wsd'\nwarmup=0.6\ndecay=0.6\n[train]\nsteps=100\n",
+                 "schedule.warmup = 0.6 (60 steps) + schedule.decay = 0.6 (60 steps) exceeds");
+}
+
+std::vector<std::string> sentinels(const nlohmann::json& j, const std::string& at = "") {
+  std::vector<std::string> found;
+  if (j.is_object()) {
+    for (const auto& kv : j.items()) {
+      const auto sub = sentinels(kv.value(), at.empty() ? kv.key() : at + "." + kv.key());
+      found.insert(found.end(), sub.begin(), sub.end());
+    }
+  } else if ((j.is_number() && j.get<double>() == -1) || (j.is_string() && j.get<std::string>().empty())) {
+    found.push_back(at + " = " + j.dump());
+  }
+  return found;
+}
+
+// config.json (to_json) holds resolved values: the optimizer preset's momentum, p and
+// shape_rule (the library's own presets), the data folder; null where a key does not apply.
+TEST(TrainConfig, ResolvedJsonHasNoSentinels) {
+  for (const auto& name : L::optimizer_names()) {
+    const bool needs_p = name == "spectral_adam" || name == "spectral_sgd";
+    const auto c = L::parse_train_config("[optimizer]\nname='" + name + "'\n" +
+                                         (needs_p ? "p=0.3\n" : ""));
+    const auto j = c.to_json();
+    EXPECT_EQ(sentinels(j), std::vector<std::string>{}) << name << ": " << j.dump();
+    EXPECT_EQ(j.at("data").at("dir"), L::brown_dir());
+    const auto& o = j.at("optimizer");
+    if (needs_p) EXPECT_EQ(o.at("p").get<double>(), 0.3) << name;
+  }
+  auto opt = [](const std::string& name) {
+    return L::parse_train_config("[optimizer]\nname='" + name + "'\n").to_json().at("optimizer");
+  };
+  using specopt::to_string;
+  EXPECT_EQ(opt("muon").at("momentum").get<double>(), specopt::MuonOptions(1).momentum());
+  EXPECT_EQ(opt("muon").at("shape_rule"), to_string(specopt::MuonOptions(1).shape_rule()));
+  EXPECT_TRUE(opt("muon").at("p").is_null());
+  EXPECT_EQ(opt("normuon").at("momentum").get<double>(), specopt::NorMuonOptions(1).momentum());
+  EXPECT_EQ(opt("normuon").at("shape_rule"), to_string(specopt::NorMuonOptions(1).shape_rule()));
+  const std::pair<const char*, specopt::SpectralAdamOptions> adams[] = {
+      {"adam", specopt::SpectralAdamOptions::adam(1)}, {"adams", specopt::SpectralAdamOptions::adams(1)},
+      {"adamq", specopt::SpectralAdamOptions::adamq(1)}, {"adamz", specopt::SpectralAdamOptions::adamz(1)},
+      {"spectral_adam", specopt::SpectralAdamOptions(1)}};
+  for (const auto& [name, preset] : adams) {
+    if (std::string(name) != "spectral_adam") EXPECT_EQ(opt(name).at("p").get<double>(), preset.p()) << name;
+    EXPECT_EQ(L::parse_train_config(std::string("[optimizer]\nname='") + name + "'\np=0.5\n")
+                  .to_json().at("optimizer").at("shape_rule"),
+              to_string(preset.shape_rule())) << name;
+    EXPECT_TRUE(L::parse_train_config(std::string("[optimizer]\nname='") + name + "'\np=0.5\n")
+                    .to_json().at("optimizer").at("momentum").is_null()) << name;
+  }
+  const std::pair<const char*, specopt::SpectralSGDOptions> sgds[] = {
+      {"msgd", specopt::SpectralSGDOptions::msgd(1)}, {"msgds", specopt::SpectralSGDOptions::msgds(1)},
+      {"msgdq", specopt::SpectralSGDOptions::msgdq(1)}, {"msgdz", specopt::SpectralSGDOptions::msgdz(1)}};
+  for (const auto& [name, preset] : sgds) {
+    EXPECT_EQ(opt(name).at("p").get<double>(), preset.p()) << name;
+    EXPECT_EQ(opt(name).at("momentum").get<double>(), preset.momentum()) << name;
+    EXPECT_EQ(opt(name).at("shape_rule"), to_string(preset.shape_rule())) << name;
+  }
+  for (const char* name : {"adamw", "lion", "lionk"}) {
+    EXPECT_TRUE(opt(name).at("momentum").is_null()) << name;
+    EXPECT_TRUE(opt(name).at("p").is_null()) << name;
+    EXPECT_TRUE(opt(name).at("shape_rule").is_null()) << name;
+  }
+  // Values that were set stay as set.
+  const auto set = L::parse_train_config("[optimizer]\nname='muon'\nmomentum=0.5\nshape_rule='none'\n")
+                       .to_json().at("optimizer");
+  EXPECT_EQ(set.at("momentum").get<double>(), 0.5);
+  EXPECT_EQ(set.at("shape_rule"), "none");
+}
+
+// optimizer.adamw_patterns / spectral_patterns: arrays of regular expressions, checked.
+TEST(TrainConfig, PartitionPatternsAreCheckedNamingTheKey) {
+  const auto c = L::parse_train_config(
+      "[optimizer]\nname='muon'\nadamw_patterns=['^out\\.weight$']\nspectral_patterns=['mixer']\n");
+  EXPECT_EQ(c.optimizer.adamw_patterns, std::vector<std::string>{"^out\\.weight$"});
+  EXPECT_EQ(c.optimizer.spectral_patterns, std::vector<std::string>{"mixer"});
+  EXPECT_EQ(c.to_json().at("optimizer").at("adamw_patterns"), nlohmann::json({"^out\\.weight$"}));
+  const auto s = L::parse_train_config("[optimizer]\nname='muon'\n", {"optimizer.spectral_patterns=['a', 'b']"});
+  EXPECT_EQ(s.optimizer.spectral_patterns, (std::vector<std::string>{"a", "b"}));
+  expect_refused("[optimizer]\nadamw_patterns=['out[']\n",
+                 "config key 'optimizer.adamw_patterns': 'out[' is not a valid regular expression");
+  expect_refused("[optimizer]\nspectral_patterns='out'\n",
+                 "config key 'optimizer.spectral_patterns': expected an array of strings");
+  expect_refused("[optimizer]\nadamw_patterns=[3]\n", "optimizer.adamw_patterns': expected an array");
+  expect_refused("[optimizer]\nadamw_patterns=['']\n", "optimizer.adamw_patterns': an empty pattern");
+  expect_refused("[optimizer]\nname='adamw'\nadamw_patterns=['head']\n",
+                 "config key 'optimizer.adamw_patterns': optimizer 'adamw' updates every parameter");
 }
 
 // ---- through the CLI ------------------------------------------------------------------
@@ -114,6 +275,14 @@ TEST_F(TrainCli, TrainsFromConfigAndPrintsSummary) {
   EXPECT_NE(r.output.find("\"status\": \"completed\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step 6/6"), std::string::npos) << r.output;  // plain progress line
   EXPECT_TRUE(std::filesystem::exists(path("out/summary.json")));
+  // The partition, printed at the start and written to the run directory.
+  EXPECT_NE(r.output.find("partition: 1 parameter(s) to muon, 3 to AdamW"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("spectral  fc0.weight [16, 784]  (hidden matrix)"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("adamw     head.weight [10, 16]  (output head 'head')"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(path("out/partition.json")));
 
   // A divergent run (AdamW lr 1e30: the weights overflow float32 after step 1) exits with
   // status 3 and one error line naming the step and the kept checkpoint.

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "fixtures.h"
 #include "lab/train/config.h"
@@ -37,6 +39,12 @@ class Train : public TempDir {
             "\nbatch_size=32\neval_interval=10\nlog_interval=5\nthreads=1\n"
         "out_dir='" + path("run") + "'\n",
         {}, "test");
+  }
+  std::vector<nlohmann::json> metrics() {
+    std::ifstream m(path("run/metrics.jsonl"));
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(m, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
   }
   L::TrainHooks quiet() {
     L::TrainHooks h;
@@ -74,7 +82,7 @@ TEST_F(Train, GptLossFallsAndFilesWritten) {
     (j.contains("val_loss") ? eval_lines : train_lines) += 1;
   }
   EXPECT_EQ(train_lines, 6);
-  EXPECT_EQ(eval_lines, 3);
+  EXPECT_EQ(eval_lines, 4);  // step 0 (before training), 8, 16, 24
 }
 
 TEST_F(Train, MlpAccuracyRises) {
@@ -108,6 +116,106 @@ TEST_F(Train, ResumeIsBitExact) {
   EXPECT_EQ(second.best_val_loss, full.best_val_loss);
   EXPECT_EQ(second.parameter_checksum, full.parameter_checksum);
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(second.train_losses[i], full.train_losses[12 + i]) << i;
+}
+
+// metrics.jsonl starts with the validation loss before the first step, and its wall time
+// ("seconds") runs on across a resume from the time the checkpoint recorded, instead of
+// restarting at zero; config.json holds the resolved config.
+TEST_F(Train, MetricsStartAtStepZeroAndWallTimeRunsOnAcrossResume) {
+  auto c = gpt("checkpoint_interval=20\n");
+  auto hooks = quiet();
+  hooks.stop_after = 20;
+  const auto first = L::train(c, hooks);
+  ASSERT_EQ(first.status, "stopped");
+  auto lines = metrics();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front().at("step"), 0);
+  EXPECT_EQ(lines.front().at("val_loss").get<double>(), first.initial_val_loss);
+  double at_checkpoint = 0;
+  for (const auto& j : lines) {
+    if (j.contains("seconds") && j.at("step") == 20) at_checkpoint = j.at("seconds").get<double>();
+  }
+  ASSERT_GT(at_checkpoint, 0);
+
+  hooks.stop_after = 0;
+  hooks.resume = true;
+  ASSERT_EQ(L::train(c, hooks).status, "completed");
+  lines = metrics();
+  EXPECT_EQ(lines.front().at("step"), 0);  // kept by the resume
+  double last = 0;
+  int after = 0;
+  for (const auto& j : lines) {
+    if (!j.contains("seconds")) continue;
+    EXPECT_GE(j.at("seconds").get<double>(), last) << j.dump();  // never goes back
+    last = j.at("seconds").get<double>();
+    if (j.at("step").get<int64_t>() > 20) {
+      EXPECT_GE(j.at("seconds").get<double>(), at_checkpoint) << j.dump();
+      ++after;
+    }
+  }
+  EXPECT_EQ(after, 1);  // step 24
+  std::ifstream in(path("run/config.json"));
+  const auto saved = nlohmann::json::parse(in);
+  EXPECT_EQ(saved.at("optimizer").at("momentum").get<double>(), 0.95);
+  EXPECT_EQ(saved.at("optimizer").at("shape_rule"), "original");
+  EXPECT_EQ(saved.at("schedule").at("warmup_steps"), 2);
+}
+
+// The partition is printed at the start and written to partition.json, each parameter with
+// its side and the rule (and pattern) that decided; optimizer.adamw_patterns moves a matrix.
+TEST_F(Train, PartitionIsPrintedWrittenAndConfigurable) {
+  auto c = gpt();
+  c.steps = 2;
+  c.schedule.name = "constant";
+  c.schedule.warmup = 0;
+  std::string log;
+  L::TrainHooks hooks;
+  hooks.force_plain = true;
+  hooks.log = [&log](const std::string& line) { log += line + "\n"; };
+  ASSERT_EQ(L::train(c, hooks).status, "completed");
+  EXPECT_NE(log.find("partition: 4 parameter(s) to muon, 5 to AdamW"), std::string::npos) << log;
+  EXPECT_NE(log.find("spectral  blocks.0.mlp.fc.weight [64, 16]  (hidden matrix)"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("adamw     wte.weight "), std::string::npos) << log;
+  EXPECT_NE(log.find("(embedding 'wte')"), std::string::npos) << log;
+  EXPECT_LT(log.find("partition:"), log.find("optimizer: "));  // before training starts
+  std::ifstream in(path("run/partition.json"));
+  const auto part = nlohmann::json::parse(in);
+  EXPECT_EQ(part.at("optimizer"), "muon");
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : part.at("parameters")) rows[row.at("name")] = row;
+  EXPECT_EQ(rows.size(), 9u);
+  EXPECT_EQ(rows.at("blocks.0.attn.qkv.weight").at("side"), "spectral");
+  EXPECT_EQ(rows.at("blocks.0.attn.qkv.weight").at("rule"), "hidden matrix");
+  EXPECT_EQ(rows.at("ln_f.weight").at("rule"), "< 2-D");
+  EXPECT_EQ(rows.at("wpe.weight").at("pattern"), "wpe");
+
+  // The same run with the MLP's first matrix sent to AdamW by a pattern.
+  c.optimizer.adamw_patterns = {"^blocks\\.0\\.mlp\\.fc\\."};
+  hooks.force = true;
+  log.clear();
+  ASSERT_EQ(L::train(c, hooks).status, "completed");
+  EXPECT_NE(log.find("partition: 3 parameter(s) to muon, 6 to AdamW"), std::string::npos) << log;
+  EXPECT_NE(log.find("adamw     blocks.0.mlp.fc.weight [64, 16]  (adamw_patterns "
+                     "'^blocks\\.0\\.mlp\\.fc\\.')"), std::string::npos) << log;
+  std::ifstream in2(path("run/partition.json"));
+  const auto moved = nlohmann::json::parse(in2);
+  for (const auto& row : moved.at("parameters")) {
+    if (row.at("name") == "blocks.0.mlp.fc.weight") EXPECT_EQ(row.at("side"), "adamw");
+  }
+
+  // A pattern that matches no parameter is refused, naming the key and the model's names.
+  c.optimizer.adamw_patterns = {"^out\\.weight$"};
+  hooks.quiet = true;
+  try {
+    L::train(c, hooks);
+    FAIL() << "accepted a pattern that matches nothing";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("config key 'optimizer.adamw_patterns': '^out\\.weight$' "
+                                         "matches no parameter name of the model (its parameters: "
+                                         "wte.weight, wpe.weight"),
+              std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Train, ResumeRefusals) {

@@ -101,9 +101,10 @@ class TrainNproc : public TempDir {
       EXPECT_LE(rel(b.losses[i], a.losses[i]), tol) << optimizer << " step " << i + 1 << ": "
                                                      << b.losses[i] << " vs " << a.losses[i];
     }
-    ASSERT_EQ(a.val.size(), 2u);
-    ASSERT_EQ(b.val.size(), 2u);
-    for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(a.val.size(), 3u);  // steps 0 (before training), 10, 20
+    ASSERT_EQ(b.val.size(), 3u);
+    EXPECT_EQ(b.val[0].first, 0);
+    for (size_t i = 0; i < 3; ++i) {
       EXPECT_EQ(b.val[i].first, a.val[i].first);
       EXPECT_LE(rel(b.val[i].second, a.val[i].second), tol) << optimizer << " eval " << i;
     }

@@ -1,4 +1,4 @@
-#include "specopt/optim/distributed.h"
+#include "specopt/dist/distributed.h"
 
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
@@ -10,7 +10,7 @@
 
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/optim/adamw.h>
-#include <specopt/optim/elementwise_slices.h>
+#include <specopt/dist/elementwise_slices.h>
 #include <specopt/optim/fields.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
@@ -25,6 +25,19 @@ namespace {
 // the spectral rules, a few per element otherwise).
 double update_cost(const torch::optim::OptimizerOptions& o, const at::Tensor& p) {
   return dynamic_cast<const RuleOptions&>(o).update_flops(p);
+}
+
+// Copies of the inner optimizer's groups (the same parameters, copies of the options).
+std::vector<torch::optim::OptimizerParamGroup> groups_of(const SpecoptOptimizer* inner) {
+  TORCH_CHECK(inner != nullptr, "DistributedOptimizer: the wrapped optimizer is null");
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const auto& g : inner->param_groups()) groups.emplace_back(g.params(), g.options().clone());
+  return groups;
+}
+
+const RuleOptions& defaults_of(const SpecoptOptimizer* inner) {
+  TORCH_CHECK(inner != nullptr, "DistributedOptimizer: the wrapped optimizer is null");
+  return dynamic_cast<const RuleOptions&>(inner->defaults());
 }
 
 }  // namespace
@@ -51,9 +64,15 @@ int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer) {
 DistributedOptimizer::DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inner,
                                            std::shared_ptr<dist::Communicator> comm,
                                            const DistributedOptions& options)
-    : comm_(std::move(comm)), options_(options), single_(std::move(inner)) {
-  TORCH_CHECK(single_ != nullptr, "DistributedOptimizer: the wrapped optimizer is null");
-  members_.emplace_back("optimizer", single_.get());
+    : SpecoptOptimizer(groups_of(inner.get()), defaults_of(inner.get())),
+      comm_(std::move(comm)),
+      options_(options),
+      inner_(std::move(inner)) {
+  // The inner optimizer's state and counter move here; its own groups are not stepped again.
+  for (auto& kv : inner_->state()) state_[kv.first] = std::move(kv.second);
+  inner_->state().clear();
+  skipped_steps_ = inner_->skipped_steps();
+  members_.emplace_back("optimizer", this);
   init();
 }
 
@@ -218,10 +237,6 @@ at::Tensor& DistributedOptimizer::param_of(const Slot& s) {
   return members_[s.member].second->param_groups()[s.group].params()[s.index];
 }
 
-void DistributedOptimizer::zero_grad() {
-  for (auto& m : members_) m.second->zero_grad();
-}
-
 void DistributedOptimizer::average_gradients(std::vector<char>& has_grad) {
   const size_t n = slots_.size();
   has_grad.assign(n, 0);
@@ -276,14 +291,6 @@ void DistributedOptimizer::average_gradients(std::vector<char>& has_grad) {
   }
 }
 
-bool DistributedOptimizer::any_nonfinite(const std::vector<char>& has_grad) {
-  std::vector<at::Tensor> grads;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (has_grad[i]) grads.push_back(param_of(slots_[i]).grad());
-  }
-  return detail::first_nonfinite(grads) >= 0;
-}
-
 void DistributedOptimizer::sync_parameters(const std::vector<char>& has_grad) {
   if (world_size() == 1) return;
   // One broadcast per (rank, dtype): the parameters rank r owns and its slices, flattened.
@@ -333,7 +340,7 @@ void DistributedOptimizer::sync_parameters(const std::vector<char>& has_grad) {
   }
 }
 
-at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
+torch::Tensor DistributedOptimizer::step(LossClosure closure) {
   c10::NoGradGuard no_grad;
   at::Tensor loss;
   if (closure) {
@@ -351,12 +358,9 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
   times_.reduce = seconds_since(t0);
   t0 = Clock::now();
   if (after_average_) after_average_();
-  if (any_nonfinite(has_grad)) {
-    // Same averaged gradients on every rank: the inner optimizer throws (nothing modified) or
-    // skips the step (skip_nonfinite) identically everywhere.
-    single_->step();
-    return loss;
-  }
+  // The same averaged gradients on every rank: each throws (nothing modified) or skips the
+  // step (nonfinite = skip) alike. One device→host read.
+  if (!gradients_finite()) return loss;
   // The shadows' slices and their gradients first: a parameter that can no longer be sliced
   // throws here, before anything has changed.
   try {
@@ -377,7 +381,7 @@ at::Tensor DistributedOptimizer::step(const LossClosure& closure) {
   }
   try {
     // Every gradient was checked once above (the same averaged values on every rank).
-    for (auto& m : members_) m.second->update_all();
+    update_all();
     for (auto& shadow : shadows_) {
       if (shadow) shadow->update_all();
     }

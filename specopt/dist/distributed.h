@@ -1,6 +1,8 @@
 #pragma once
-// DistributedOptimizer: data-parallel training with any specopt optimizer (or a
-// HybridOptimizer) over a specopt::dist::Communicator, ZeRO-1 style.
+// DistributedOptimizer: data-parallel training with any specopt optimizer (a HybridOptimizer
+// included) over a specopt::dist::Communicator, ZeRO-1 style. It is itself a SpecoptOptimizer
+// (a torch::optim::Optimizer): it takes over the wrapped optimizer's groups, options and state,
+// and LibTorch schedulers, torch::save and specopt's checkpoints work on it.
 //
 //   auto comm = specopt::dist::init_from_env();            // single process without WORLD_SIZE
 //   auto inner = std::make_unique<specopt::Muon>(params, specopt::MuonOptions(0.02));
@@ -10,14 +12,14 @@
 // Every rank builds the same model and the same inner optimizer over ALL parameters (same
 // order); the wrapper then decides, identically on every rank, which rank OWNS each parameter:
 // a greedy balance (largest cost first, to the least-loaded rank) of each parameter's update
-// cost — Newton–Schulz FLOPs of its matrices for the spectral optimizers (Muon, LionK,
-// SpectralAdam/SGD with p < 1), a few FLOPs per element for element-wise ones.
-// Large parameters of the element-wise optimizers (AdamW, Lion; at least slice_min_numel
-// elements, e.g. a token embedding) are not owned whole: they are SLICED, rank r updating
-// elements [numel·r/N, numel·(r+1)/N) of the flattened parameter with its own "shadow" copy of
-// the member optimizer (same type, same group options, the slices as parameters), so that
-// their state divides by N too. An element-wise update of a slice is the update of those
-// elements, so this changes no result.
+// cost as its group's rule estimates it (RuleOptions::update_flops: Newton–Schulz FLOPs for the
+// spectral rules, a few FLOPs per element for element-wise ones).
+// Large parameters of element-wise rules (RuleOptions::elementwise: AdamW, Lion; at least
+// slice_min_numel elements, e.g. a token embedding) are not owned whole: they are SLICED, rank
+// r updating elements [numel·r/N, numel·(r+1)/N) of the flattened parameter with its own
+// "shadow" optimizer (the same group options, the slices as parameters), so that their state
+// divides by N too. An element-wise update of a slice is the update of those elements, so this
+// changes no result.
 //
 // step(closure):
 //   1. the closure (if any) runs once, with gradients on, on this rank's share of the batch;
@@ -25,13 +27,13 @@
 //      gradient anywhere (a parameter with no gradient on any rank is left alone, as in every
 //      specopt optimizer), then the gradients flattened into buckets of at most bucket_bytes
 //      per dtype, each all-reduced (sum) and divided by the world size;
-//   3. a NaN/Inf anywhere in the averaged gradients (the same on every rank) goes to the inner
-//      optimizer with all gradients, so it throws or skips (skip_nonfinite) on every rank alike;
-//   4. the inner optimizer steps with the gradients of the parameters this rank does not own
+//   3. one check of the averaged gradients for NaN/Inf (the same on every rank, one
+//      device→host read): every rank throws or skips (option nonfinite) alike;
+//   4. the groups' rules step with the gradients of the parameters this rank does not own
 //      hidden (undefined), so it updates — and keeps state for — only its own parameters;
 //      every spectral transform is computed once in the world, by its owner; then each shadow
-//      optimizer steps this rank's slices (group options copied from its member first, so lr
-//      schedules on the member apply to the slices too);
+//      optimizer steps this rank's slices (group options copied from this optimizer's first,
+//      so lr schedules apply to the slices too);
 //   5. each rank broadcasts its updated parameters and slices (one flat buffer per dtype) to
 //      the others.
 // After step() every parameter's gradient holds the averaged gradient on every rank.
@@ -45,7 +47,7 @@
 // member with the state this rank owns (specopt's ordinary checkpoint format, see
 // checkpoint.h: keyed by (group, parameter)), one per rank and sliced member with its slices'
 // state, plus a manifest recording the world size, each parameter's owner (or that it was
-// sliced) and the hybrid's skipped-step count. They load at any world size: each rank reads the
+// sliced). torch::save writes this rank's share only. They load at any world size: each rank reads the
 // rank files it needs and keeps the state of what it owns under the new assignment, cutting or
 // joining slices of element-wise state as the new world size requires.
 #include <ATen/ATen.h>
@@ -76,9 +78,8 @@ struct DistributedOptions {
   void validate() const;
 };
 
-class DistributedOptimizer {
+class DistributedOptimizer : public SpecoptOptimizer {
  public:
-  using LossClosure = std::function<at::Tensor()>;
 
   // One parameter of the wrapped optimizer(s): where it sits, its cost, its owner rank.
   struct Slot {
@@ -93,6 +94,9 @@ class DistributedOptimizer {
   // Rank `rank`'s slice [begin, end) of a flattened parameter of `numel` elements.
   static std::pair<int64_t, int64_t> slice_bounds(int64_t numel, int world, int rank);
 
+  // Takes over `inner`'s param groups, options, state and skipped-step count; from then on
+  // this object is the optimizer (schedulers, torch::save, checkpoints go on it). `inner` is
+  // kept only for its name and parameter names.
   DistributedOptimizer(std::unique_ptr<SpecoptOptimizer> inner,
                        std::shared_ptr<dist::Communicator> comm,
                        const DistributedOptions& options = {});
@@ -102,8 +106,11 @@ class DistributedOptimizer {
 
   // A collective: every rank must call it, in the same order. Returns the closure's loss
   // (this rank's), undefined without a closure.
-  at::Tensor step(const LossClosure& closure = nullptr);
-  void zero_grad();
+  torch::Tensor step(LossClosure closure = nullptr) override;
+  std::string name() const override { return inner_->name(); }
+  std::string param_name(size_t group, size_t index) const override {
+    return inner_->param_name(group, index);
+  }
 
   // Runs inside step() on every rank, after the gradients are averaged and before the
   // non-finite check and the inner step: the place for gradient clipping by the global norm
@@ -126,10 +133,6 @@ class DistributedOptimizer {
   const std::vector<std::pair<std::string, SpecoptOptimizer*>>& members() const {
     return members_;
   }
-  // The wrapped optimizer.
-  SpecoptOptimizer& inner() { return *single_; }
-  // The wrapped HybridOptimizer, or nullptr.
-  HybridOptimizer* hybrid() { return dynamic_cast<HybridOptimizer*>(single_.get()); }
   // The optimizer holding this rank's slices of member m's sliced parameters (its group g
   // holds the slices of member group g's sliced parameters, in order), or nullptr.
   SpecoptOptimizer* shadow(size_t m) { return shadows_[m].get(); }
@@ -155,7 +158,6 @@ class DistributedOptimizer {
   void init();
   at::Tensor& param_of(const Slot& s);
   void average_gradients(std::vector<char>& has_grad);
-  bool any_nonfinite(const std::vector<char>& has_grad);
   void sync_parameters(const std::vector<char>& has_grad);
   void make_shadows();
   // Points the shadows' slices at their parameters, with the averaged gradients' slices.
@@ -164,7 +166,7 @@ class DistributedOptimizer {
 
   std::shared_ptr<dist::Communicator> comm_;
   DistributedOptions options_;
-  std::unique_ptr<SpecoptOptimizer> single_;
+  std::unique_ptr<SpecoptOptimizer> inner_;
   std::vector<std::pair<std::string, SpecoptOptimizer*>> members_;
   std::vector<Slot> slots_;
   // Per member: the shadow optimizer (or null) and, per shadow group, the slot of each slice.

@@ -1,6 +1,6 @@
 // Sharded checkpoints of DistributedOptimizer (see distributed.h): per-rank files in specopt's
 // ordinary checkpoint format plus a manifest, loadable at any world size.
-#include "specopt/optim/distributed.h"
+#include "specopt/dist/distributed.h"
 
 #include <c10/util/Exception.h>
 
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <tuple>
 
-#include <specopt/optim/elementwise_slices.h>
+#include <specopt/dist/elementwise_slices.h>
 #include <specopt/util/checksum.h>
 
 namespace specopt {

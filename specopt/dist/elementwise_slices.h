@@ -2,7 +2,7 @@
 // What DistributedOptimizer needs to slice the parameters of element-wise optimizers (AdamW,
 // Lion) across ranks: a same-type optimizer over slices, slices that alias their parameter's
 // storage, and the cutting and joining of per-parameter state when the slicing changes (a
-// checkpoint loaded at another world size). Internal to specopt/optim.
+// checkpoint loaded at another world size). Internal to specopt/dist.
 #include <ATen/ATen.h>
 #include <torch/optim/optimizer.h>
 

@@ -1,4 +1,4 @@
-#include "specopt/optim/elementwise_slices.h"
+#include "specopt/dist/elementwise_slices.h"
 
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
