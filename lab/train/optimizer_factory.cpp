@@ -192,7 +192,7 @@ std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
   set("weight_decay", text(c.weight_decay));
   if (declares(*o, "split_qkv")) {
     set("split_qkv", c.split_qkv ? "true" : "false");
-  } else if (c.split_qkv) {
+  } else if (c.split_qkv && !elementwise) {  // AdamW and Lion see no matrices: nothing to split
     throw std::invalid_argument("config key 'optimizer.split_qkv': " + kind + " has no split_qkv");
   }
   if (c.momentum >= 0 && declares(*o, "momentum")) set("momentum", text(c.momentum));

@@ -342,11 +342,7 @@ void DistributedOptimizer::sync_parameters(const std::vector<char>& has_grad) {
 
 torch::Tensor DistributedOptimizer::step(LossClosure closure) {
   c10::NoGradGuard no_grad;
-  at::Tensor loss;
-  if (closure) {
-    c10::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const at::Tensor loss = evaluate(closure);
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();

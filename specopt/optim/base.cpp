@@ -87,13 +87,15 @@ torch::optim::OptimizerParamState& SpecoptOptimizer::state_for(const at::Tensor&
   return *it->second;
 }
 
+at::Tensor SpecoptOptimizer::evaluate(const LossClosure& closure) {
+  if (!closure) return {};
+  c10::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 torch::Tensor SpecoptOptimizer::step(LossClosure closure) {
   c10::NoGradGuard no_grad;
-  at::Tensor loss;
-  if (closure) {
-    c10::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const at::Tensor loss = evaluate(closure);
   if (gradients_finite()) update_all();
   return loss;
 }

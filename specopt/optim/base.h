@@ -102,6 +102,8 @@ class SpecoptOptimizer : public torch::optim::Optimizer {
   void update_all();
 
  protected:
+  // The closure's loss, evaluated with gradients enabled (undefined without a closure).
+  static at::Tensor evaluate(const LossClosure& closure);
   // Options valid and a rule's, no duplicates, every parameter's shape supported.
   void check_setup() const;
 

@@ -230,8 +230,14 @@ std::unique_ptr<torch::optim::OptimizerParamState> read_state(Entries& r, const 
   read_fields(r.archive(), pkey(gi, pi) + "state.", fields, r.who());
   for_each_tensor(fields, [&](const std::string& k, at::Tensor& t) {
     if (!t.defined()) return;
-    TORCH_CHECK(t.sizes() == p.sizes(), r.who(), ": param group ", gi, ", parameter ", pi,
-                ": state tensor '", k, "' has shape ", t.sizes(), ", the parameter ", p.sizes());
+    const auto want = rule.state_shape(k, p);
+    TORCH_CHECK(t.sizes() == c10::IntArrayRef(want), r.who(), ": param group ", gi,
+                ", parameter ", pi, ": state tensor '", k, "' has shape ", t.sizes(), ", ",
+                rule.kind(), " keeps ", c10::IntArrayRef(want), " for the parameter's ",
+                p.sizes());
+    TORCH_CHECK(t.scalar_type() == p.scalar_type(), r.who(), ": param group ", gi, ", parameter ",
+                pi, ": state tensor '", k, "' has dtype ", t.scalar_type(), ", the parameter ",
+                p.scalar_type());
     t = t.to(p.device());
   });
   return state;

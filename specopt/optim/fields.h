@@ -148,6 +148,11 @@ class RuleOptions : public DeclaredFields {
   // True when each element's update depends on that element alone (AdamW, Lion): such a
   // parameter may be cut into slices stepped independently (specopt/dist).
   virtual bool elementwise() const { return false; }
+  // The shape of state tensor `key` of parameter p (checked when a checkpoint loads): p's own,
+  // unless the rule keeps a reduced statistic (NorMuon's per-row second moment).
+  virtual std::vector<int64_t> state_shape(const std::string& key, const at::Tensor& p) const {
+    return p.sizes().vec();
+  }
   // Estimated FLOPs of one update of p, to balance the ranks' work: the Newton–Schulz FLOPs
   // of its matrices for spectral rules, a few per element otherwise.
   virtual double update_flops(const at::Tensor& p) const;

@@ -34,6 +34,13 @@ double NorMuonOptions::update_flops(const at::Tensor& p) const {
   return T::spectral_update_flops(p, kLayout);
 }
 
+std::vector<int64_t> NorMuonOptions::state_shape(const std::string& key, const at::Tensor& p) const {
+  if (key != "row_second_moment") return p.sizes().vec();
+  auto shape = T::as_matrices(p, kLayout, kName).sizes().vec();
+  shape.back() = 1;
+  return shape;
+}
+
 void NorMuonOptions::check_param(const at::Tensor& p, const std::string& where) const {
   T::matrix_shape(p, kLayout, where);
 }

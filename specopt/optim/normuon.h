@@ -62,6 +62,8 @@ struct NorMuonOptions : public RuleOptionsBase<NorMuonOptions, NorMuonParamState
   void update(std::vector<RuleItem>& items) const override;
   void check_param(const at::Tensor& p, const std::string& where) const override;
   double update_flops(const at::Tensor& p) const override;
+  // row_second_moment: one entry per row of each matrix, (..., rows, 1).
+  std::vector<int64_t> state_shape(const std::string& key, const at::Tensor& p) const override;
 };
 
 class NorMuon : public RuleOptimizer<NorMuonOptions> {

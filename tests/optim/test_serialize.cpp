@@ -54,6 +54,9 @@ std::vector<Case> cases() {
       {"Muon", make<Muon, MuonOptions>(
                    [](double lr) { return MuonOptions(lr).weight_decay(0.1); },
                    [](double lr) { return MuonOptions(3 * lr).momentum(0.5).nesterov(false); })},
+      {"NorMuon", make<NorMuon, NorMuonOptions>(
+                      [](double lr) { return NorMuonOptions(lr).weight_decay(0.1); },
+                      [](double lr) { return NorMuonOptions(2 * lr).beta2(0.5); })},
       {"LionK", make<LionK, LionKOptions>(
                     [](double lr) { return LionKOptions(lr).map("schatten:q=3").weight_decay(0.1); },
                     [](double lr) { return LionKOptions(lr / 2).beta_pol(0.5); })},
