@@ -47,4 +47,7 @@ if [ ${#TARGETS[@]} -gt 0 ]; then
   exit $status
 fi
 cmake --build build-asan -j"${JOBS:-2}"
-ctest --test-dir build-asan --output-on-failure -j"${JOBS:-2}" -R "$REGEX"
+# install_example is left out: it installs this build's libspecopt.a, instrumented, and links
+# examples/find_package against it without the sanitizer runtime (undefined __asan_* symbols),
+# which says nothing about the code.
+ctest --test-dir build-asan --output-on-failure -j"${JOBS:-2}" -R "$REGEX" -E '^install_example$'
