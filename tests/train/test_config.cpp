@@ -59,7 +59,7 @@ TEST(TrainConfig, SetOverrides) {
 TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
   const std::vector<std::pair<std::string, std::string>> pairs = {
       {"Muon", "muon"},         {"AdamS", "adams"},   {"LionK", "lionk"},
-      {"lion_k", "lionk"},      {"NorMuon", "normuon"}, {"SpectralAdam", "spectral_adam"},
+      {"lion_k", "lionk"},      {"NorMuon", "normuon"}, {"mSGDQ", "msgdq"},
       {"mSGDZ", "msgdz"},       {"AdamW", "adamw"},   {"Hybrid", "muon"}};
   for (const auto& p : pairs) {
     EXPECT_EQ(L::parse_train_config("[optimizer]\nname='" + p.first + "'\n").optimizer.name,
@@ -68,6 +68,8 @@ TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
     EXPECT_EQ(L::parse_train_config("", {"optimizer.name=" + p.first}).optimizer.name, p.second)
         << p.first << " via --set";
   }
+  EXPECT_EQ(L::parse_train_config("[optimizer]\nname='SpectralAdam'\np=0.5\n").optimizer.name,
+            "spectral_adam");
   expect_refused("[optimizer]\nname='Muom'\n",
                  "config key 'optimizer.name': 'Muom' is not one of: muon, adamw");
 }
