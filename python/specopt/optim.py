@@ -85,6 +85,13 @@ class _SpecoptOptimizer(Optimizer):
         snap = self._snapshot(group)
         entry = cache[index]
         if entry is None or entry[0] is not group or entry[1] != snap:
+            # A group loaded from another optimizer's state_dict (torch.optim.AdamW's) may lack
+            # some of our options: they take the defaults.
+            missing = [k for k in self.defaults if k not in group]
+            for k in missing:
+                group[k] = self.defaults[k]
+            if missing:
+                snap = self._snapshot(group)
             self._validate_group(group)
             entry = (group, snap, self._build_rule(group))
             cache[index] = entry
@@ -298,6 +305,9 @@ class AdamW(_SpecoptOptimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not 0.0 <= wd:
             raise ValueError(f"Invalid weight_decay value: {wd}")
+        for name in ("amsgrad", "maximize"):  # groups loaded from torch.optim.AdamW
+            if group.get(name):
+                raise ValueError(f"specopt AdamW: {name}=True is not supported")
         _check_nonfinite("AdamW", group["nonfinite"])
 
     def _cxx_options(self, group):
