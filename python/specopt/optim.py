@@ -133,8 +133,11 @@ class _SpecoptOptimizer(Optimizer):
                 loss = closure()
         work = []
         checked, where = [], []
+        state = self.state
         for gi, group in enumerate(self.param_groups):
             rule = self._rule(gi, group)
+            check = rule.nonfinite
+            check = None if check == "ignore" else check
             params, grads, states = [], [], []
             for pi, p in enumerate(group["params"]):
                 g = p.grad
@@ -144,10 +147,10 @@ class _SpecoptOptimizer(Optimizer):
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
                 params.append(p)
                 grads.append(g)
-                states.append(self.state[p])
-                if rule.nonfinite != "ignore":
+                states.append(state[p])
+                if check is not None:
                     checked.append(g)
-                    where.append((gi, pi, rule.nonfinite))
+                    where.append((gi, pi, check))
             if params:
                 work.append((group, rule, params, grads, states))
         if checked:

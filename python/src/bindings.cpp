@@ -270,6 +270,19 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("grads"),
       "Index of the first gradient with a NaN/Inf entry, or -1 (one device-to-host read).");
+  // The C++ optimizer itself (make_optimizer), for benchmarks against the Python step.
+  py::class_<specopt::SpecoptOptimizer>(m, "CxxOptimizer")
+      .def(py::init([](const std::string& spec, const std::vector<at::Tensor>& params) {
+             return specopt::make_optimizer(spec, params);
+           }),
+           py::arg("spec"), py::arg("params"))
+      .def(
+          "step",
+          [](specopt::SpecoptOptimizer& o) {
+            py::gil_scoped_release release;
+            o.step();
+          },
+          "One step with the parameters' current .grad.");
   m.def("optimizer_host_reads", &specopt::optimizer_host_reads);
   m.def("registered_optimizers", [] {
     std::vector<std::pair<std::string, std::string>> out;

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from specopt.optim import AdamW, Muon
+from specopt import _C
+from specopt.optim import AdamW, Lion, LionK, Muon, NorMuon, SpectralAdam, SpectralSGD
 
 A, B, C = 3.4445, -4.775, 2.0315
 
@@ -260,3 +261,32 @@ def test_adamw_continues_from_torch_adamw_state():
         o2.step()
     torch.testing.assert_close(ours.detach(), theirs.detach(), rtol=1e-12, atol=1e-12)
     assert o1.state[ours]["step"] == 7
+
+
+@pytest.mark.parametrize("spec,make", [
+    ("adamw", lambda ps: AdamW(ps)),
+    ("lion", lambda ps: Lion(ps)),
+    ("lionk:map=schatten:q=3", lambda ps: LionK(ps, map="schatten:q=3")),
+    ("normuon", lambda ps: NorMuon(ps)),
+    ("adamq", lambda ps: SpectralAdam(ps, preset="adamq")),
+    ("msgdz", lambda ps: SpectralSGD(ps, preset="msgdz")),
+    ("muon:momentum=0,weight_decay=0.1,lr=0.001", lambda ps: Muon(ps, momentum=0.0)),
+], ids=["AdamW", "Lion", "LionK-schatten3", "NorMuon", "AdamQ", "mSGDZ", "Muon-no-momentum"])
+def test_python_step_equals_cxx_optimizer(spec, make):
+    """The Python optimizer takes exactly the C++ optimizer's steps (make_optimizer(spec))."""
+    torch.manual_seed(0)
+    shapes = [(10, 5), (4, 7)]
+    if spec in ("adamw", "lion"):
+        shapes.append((7,))
+    params = [torch.randn(*s, dtype=torch.float64) for s in shapes]
+    ours = [p.clone().requires_grad_() for p in params]
+    theirs = [p.clone().requires_grad_() for p in params]
+    py_opt, cxx_opt = make(ours), _C.CxxOptimizer(spec, theirs)
+    for _ in range(4):
+        for p, q in zip(ours, theirs):
+            g = torch.randn_like(p)
+            p.grad, q.grad = g.clone(), g.clone()
+        py_opt.step()
+        cxx_opt.step()
+    for p, q in zip(ours, theirs):
+        assert torch.equal(p.detach(), q.detach())
