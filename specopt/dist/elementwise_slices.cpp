@@ -13,10 +13,12 @@ namespace slices {
 
 std::unique_ptr<SpecoptOptimizer> make_like(const SpecoptOptimizer& like,
                                             std::vector<torch::optim::OptimizerParamGroup> groups) {
+  // Groups without slices (a hybrid's spectral group) keep their place, so group indices match.
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto* rule = dynamic_cast<const RuleOptions*>(&groups[g].options());
-    TORCH_CHECK(rule != nullptr && rule->elementwise(), "slices::make_like: param group ", g,
-                " of ", like.name(), " is not of an element-wise rule");
+    TORCH_CHECK(rule != nullptr && (groups[g].params().empty() || rule->elementwise()),
+                "slices::make_like: param group ", g, " of ", like.name(),
+                " has slices but is not of an element-wise rule");
   }
   return std::make_unique<SpecoptOptimizer>(std::move(groups),
                                             dynamic_cast<const RuleOptions&>(like.defaults()));

@@ -15,8 +15,8 @@
 namespace specopt {
 namespace slices {
 
-// A new optimizer with `like`'s default options over `groups` (each of an element-wise rule:
-// RuleOptions::elementwise()).
+// A new optimizer with `like`'s default options over `groups` (each group with slices of an
+// element-wise rule: RuleOptions::elementwise(); empty groups of any rule keep their place).
 std::unique_ptr<SpecoptOptimizer> make_like(const SpecoptOptimizer& like,
                                             std::vector<torch::optim::OptimizerParamGroup> groups);
 
