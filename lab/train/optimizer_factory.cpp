@@ -187,7 +187,7 @@ std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
     }
   };
   const std::string kind = o->kind();
-  const bool elementwise = kind == "AdamW" || kind == "Lion";
+  const bool elementwise = o->elementwise();  // AdamW, Lion
   set("lr", text(c.lr));
   set("weight_decay", text(c.weight_decay));
   if (declares(*o, "split_qkv")) {

@@ -220,6 +220,16 @@ def test_muon_loads_torch_style_state():
     torch.testing.assert_close(ours.detach(), theirs, rtol=1e-12, atol=1e-12)
 
 
+def step_twins(ours, theirs, optimizers, steps):
+    """`steps` times: the same random gradient into each pair (p, q), then every optimizer steps."""
+    for _ in range(steps):
+        for p, q in zip(ours, theirs):
+            g = torch.randn_like(p)
+            p.grad, q.grad = g.clone(), g.clone()
+        for o in optimizers:
+            o.step()
+
+
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adamw_equals_torch_adamw(weight_decay):
     torch.manual_seed(0)
@@ -228,12 +238,7 @@ def test_adamw_equals_torch_adamw(weight_decay):
     theirs = [p.clone().requires_grad_() for p in params]
     o1 = AdamW(ours, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
     o2 = torch.optim.AdamW(theirs, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
-    for _ in range(10):
-        for p, q in zip(ours, theirs):
-            g = torch.randn_like(p)
-            p.grad, q.grad = g.clone(), g.clone()
-        o1.step()
-        o2.step()
+    step_twins(ours, theirs, (o1, o2), 10)
     for p, q in zip(ours, theirs):
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(o1.state[p]["exp_avg_sq"], o2.state[q]["exp_avg_sq"],
@@ -254,11 +259,7 @@ def test_adamw_continues_from_torch_adamw_state():
         ours.copy_(theirs)
     o1 = AdamW([ours], lr=1e-2)
     o1.load_state_dict(o2.state_dict())
-    for _ in range(3):
-        g = torch.randn_like(p)
-        ours.grad, theirs.grad = g.clone(), g.clone()
-        o1.step()
-        o2.step()
+    step_twins([ours], [theirs], (o1, o2), 3)
     torch.testing.assert_close(ours.detach(), theirs.detach(), rtol=1e-12, atol=1e-12)
     assert o1.state[ours]["step"] == 7
 
@@ -282,11 +283,6 @@ def test_python_step_equals_cxx_optimizer(spec, make):
     ours = [p.clone().requires_grad_() for p in params]
     theirs = [p.clone().requires_grad_() for p in params]
     py_opt, cxx_opt = make(ours), _C.CxxOptimizer(spec, theirs)
-    for _ in range(4):
-        for p, q in zip(ours, theirs):
-            g = torch.randn_like(p)
-            p.grad, q.grad = g.clone(), g.clone()
-        py_opt.step()
-        cxx_opt.step()
+    step_twins(ours, theirs, (py_opt, cxx_opt), 4)
     for p, q in zip(ours, theirs):
         assert torch.equal(p.detach(), q.detach())
