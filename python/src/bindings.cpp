@@ -245,8 +245,11 @@ class Rule {
 
 }  // namespace
 
+void bind_matfun(py::module_& m);  // matfun_bindings.cpp
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "specopt's C++ core (see docs/python.md)";
+  bind_matfun(m);
   py::class_<Rule>(m, "Rule")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("spec"),
            py::arg("options") = py::dict())
