@@ -7,6 +7,10 @@ Each optimizer keeps its per-parameter state in ``self.state`` and its options i
 call: the group's options become a cached C++ options object (rebuilt only when the group's
 options other than ``lr`` change), the state dicts are read as the rule's state (tensors
 shared, not copied) and the fields the update created are written back.
+
+A param group may carry its own rule, ``"rule": "adamw"`` or ``"lion"`` (the AdamW side of
+``hybrid_param_groups``, as the C++ HybridOptimizer's AdamW groups): that group takes that
+optimizer's options and defaults and is stepped by its rule.
 """
 import math
 
@@ -23,6 +27,9 @@ __all__ = [
     "LionK",
     "SpectralAdam",
     "SpectralSGD",
+    "hybrid_param_groups",
+    "partition_parameters",
+    "default_is_spectral",
 ]
 
 _NONFINITE = ("error", "skip", "ignore")
@@ -65,16 +72,33 @@ class _SpecoptOptimizer(Optimizer):
         except RuntimeError as e:
             raise ValueError(str(e).split("\nException raised from")[0]) from None
 
+    # --- the optimizer class whose rule steps a group --------------------------------------
+    def _impl(self, group):
+        """type(self), or the class a group's "rule" key names (_GROUP_RULES, or this
+        optimizer's own name). Its methods are called with this optimizer as self."""
+        name = group.get("rule")
+        if name is None or name == type(self).__name__.lower():
+            return type(self)
+        cls = _GROUP_RULES.get(name)
+        if cls is None:
+            raise ValueError(f"{type(self).__name__}: param group rule {name!r} is not one of "
+                             f"{sorted(_GROUP_RULES) + [type(self).__name__.lower()]}")
+        return cls
+
+    def _defaults_of(self, cls):
+        return self.defaults if cls is type(self) else _rule_defaults(cls)
+
     # --- the rule of a group, cached ---------------------------------------------------------
     def _snapshot(self, group):
         return tuple((k, _plain(v) if isinstance(v, torch.Tensor) else v)
-                     for k, v in group.items() if k not in ("params", "lr"))
+                     for k, v in group.items() if k not in ("params", "lr", "param_names"))
 
     def _build_rule(self, group):
-        options = {k: _plain(v) for k, v in self._cxx_options(group).items()}
+        cls = self._impl(group)
+        options = {k: _plain(v) for k, v in cls._cxx_options(self, group).items()}
         options["lr"] = float(_plain(group["lr"]))
         try:
-            return _C.Rule(self._spec(group), options)
+            return _C.Rule(cls._spec(self, group), options)
         except RuntimeError as e:
             raise ValueError(str(e).split("\nException raised from")[0]) from None
 
@@ -87,12 +111,14 @@ class _SpecoptOptimizer(Optimizer):
         if entry is None or entry[0] is not group or entry[1] != snap:
             # A group loaded from another optimizer's state_dict (torch.optim.AdamW's) may lack
             # some of our options: they take the defaults.
-            missing = [k for k in self.defaults if k not in group]
+            cls = self._impl(group)
+            defaults = self._defaults_of(cls)
+            missing = [k for k in defaults if k not in group]
             for k in missing:
-                group[k] = self.defaults[k]
+                group[k] = defaults[k]
             if missing:
                 snap = self._snapshot(group)
-            self._validate_group(group)
+            cls._validate_group(self, group)
             entry = (group, snap, self._build_rule(group))
             cache[index] = entry
         return entry[2]
@@ -103,14 +129,26 @@ class _SpecoptOptimizer(Optimizer):
         return state
 
     def add_param_group(self, param_group):
+        cls = self._impl(param_group) if isinstance(param_group, dict) else type(self)
+        foreign = ()
+        if cls is not type(self):
+            # The group's own rule's defaults, not this optimizer's (which torch's
+            # add_param_group would add; removed again below).
+            own = _rule_defaults(cls)
+            foreign = [k for k in self.defaults if k not in own and k not in param_group]
+            for k, v in own.items():
+                param_group.setdefault(k, v)
         super().add_param_group(param_group)
         group = self.param_groups[-1]
+        for k in foreign:
+            group.pop(k, None)
         try:
-            self._validate_group(group)
+            cls._validate_group(self, group)
             rule = self._build_rule(group)
             index = len(self.param_groups) - 1
             for i, p in enumerate(group["params"]):
-                self._check_param(rule, p, f"param group {index}, parameter {i} (size {tuple(p.shape)})")
+                cls._check_param(self, rule, p,
+                                 f"param group {index}, parameter {i} (size {tuple(p.shape)})")
         except Exception:
             self.param_groups.pop()
             raise
@@ -165,7 +203,8 @@ class _SpecoptOptimizer(Optimizer):
                     f"parameter {pi} (size {tuple(checked[bad].shape)}); no parameter or state was "
                     "modified. Pass nonfinite='skip' to skip such steps, or 'ignore' to step anyway.")
         for group, rule, params, grads, states in work:
-            rule.step(float(_plain(group["lr"])), params, self._grads(group, grads), states)
+            grads = self._impl(group)._grads(self, group, grads)
+            rule.step(float(_plain(group["lr"])), params, grads, states)
         return loss
 
 
@@ -439,3 +478,20 @@ class SpectralSGD(_ByKeys):
     def __init__(self, params, lr=1e-2, preset=None, **options):
         spec = SpectralAdam._preset_spec(preset, self._PRESETS, "spectralsgd")
         super().__init__(params, spec, dict(options, lr=lr))
+
+
+# The rules a param group of any specopt optimizer may name with "rule" (element-wise ones:
+# their options are the group's, whatever the optimizer's shape rules).
+_GROUP_RULES = {"adamw": AdamW, "lion": Lion}
+_RULE_DEFAULTS = {}
+
+
+def _rule_defaults(cls):
+    """The group defaults of optimizer class `cls` (its constructor's, as a fresh instance
+    records them)."""
+    if cls not in _RULE_DEFAULTS:
+        _RULE_DEFAULTS[cls] = dict(cls([torch.zeros(1, requires_grad=True)]).defaults)
+    return _RULE_DEFAULTS[cls]
+
+
+from .partition import default_is_spectral, hybrid_param_groups, partition_parameters  # noqa: E402,F401

@@ -245,11 +245,13 @@ class Rule {
 
 }  // namespace
 
-void bind_matfun(py::module_& m);  // matfun_bindings.cpp
+void bind_matfun(py::module_& m);     // matfun_bindings.cpp
+void bind_partition(py::module_& m);  // partition_bindings.cpp
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "specopt's C++ core (see docs/python.md)";
   bind_matfun(m);
+  bind_partition(m);
   py::class_<Rule>(m, "Rule")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("spec"),
            py::arg("options") = py::dict())

@@ -9,6 +9,8 @@
 #include <torch/csrc/Dtype.h>
 #include <torch/extension.h>
 
+#include "checked.h"
+
 #include <array>
 #include <memory>
 #include <string>
@@ -22,18 +24,7 @@ namespace py = pybind11;
 
 namespace {
 
-// Runs f, turning the C++ side's checks (c10::Error) into ValueError without the C++ backtrace.
-// Out-of-memory stays a RuntimeError (torch's own translation).
-template <typename F>
-auto checked(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const c10::OutOfMemoryError&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw py::value_error(e.what_without_backtrace());
-  }
-}
+using specopt_python::checked;
 
 c10::optional<at::ScalarType> dtype_of(const py::object& o, const char* what) {
   if (o.is_none()) return c10::nullopt;
