@@ -1,6 +1,17 @@
 """Python step() overhead over the C++ optimizer's step, same parameters and gradients.
 
     PYTHONPATH=python:build/python /usr/bin/python3 python/benchmarks/bench_step.py [--threads N]
+    PYTHONPATH=python:build/python /usr/bin/python3 python/benchmarks/bench_step.py \
+        --sets gpt-small --cli build/apps/specopt/specopt
+
+"gpt-small" is `specopt bench step`'s parameter set (lab/step_bench.cpp: 12 blocks, width
+768, vocabulary 50257, 1024 positions; ≈124 M parameters) with its optimizers: "muon" =
+Muon(lr 0.02, split_qkv) on the hidden matrices + AdamW(lr 3e-4) on the rest, C++
+HybridOptimizer (specopt._C.CxxHybridOptimizer) against specopt.optim.Muon over
+hybrid_param_groups; "adamw" = AdamW(lr 3e-4) on everything, C++ against specopt.optim.AdamW
+and torch.optim.AdamW with foreach=False and foreach=True. Median and fastest of --repeats
+steps each, alternating, after one untimed step; with --cli, `specopt bench step` itself runs
+first on the same set and its median is printed beside.
 
 Sets: "block" = one GPT-small transformer block's matrices (768-wide; QKV as three 768×768,
 the output projection, the MLP 3072×768 and 768×3072) and "many-small" = 64 matrices 64×64
@@ -12,13 +23,18 @@ each is reported (the minimum is the figure least disturbed by other load on the
 the ratio. docs/python.md has a run's figures.
 """
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
 import time
 
 import torch
 
 import specopt
 from specopt import _C
-from specopt.optim import AdamW, Lion, Muon
+from specopt.optim import AdamW, Lion, Muon, hybrid_param_groups
 
 
 SETS = {  # name: (shapes, timed steps)
@@ -53,14 +69,94 @@ def fastest_steps(cxx_opt, py_opt, repeats):
     return min(cxx), min(py)
 
 
+def gpt_small_named(seed=1234):
+    """lab/step_bench.cpp's step_bench_shapes with the default config, with fixed gradients."""
+    d, shapes = 768, [("wte.weight", (50257, 768)), ("wpe.weight", (1024, 768))]
+    for i in range(12):
+        b = f"blocks.{i}."
+        shapes += [(b + "ln_1.weight", (d,)), (b + "ln_1.bias", (d,)),
+                   (b + "attn.c_attn.weight", (3 * d, d)), (b + "attn.c_proj.weight", (d, d)),
+                   (b + "ln_2.weight", (d,)), (b + "ln_2.bias", (d,)),
+                   (b + "mlp.c_fc.weight", (4 * d, d)), (b + "mlp.c_proj.weight", (d, 4 * d))]
+    shapes += [("ln_f.weight", (d,)), ("ln_f.bias", (d,))]
+    torch.manual_seed(seed)
+    named = []
+    for name, shape in shapes:
+        p = (torch.randn(*shape) * 0.02).requires_grad_()
+        p.grad = torch.randn(*shape) * 1e-3
+        named.append((name, p))
+    return named
+
+
+def cli_bench_step(cli, threads, repeats):
+    """{optimizer: median seconds} of `specopt bench step` on the same set and threads."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "step.json")
+        subprocess.run([cli, "bench", "step", "--optimizers", "adamw,muon", "--threads",
+                        str(threads), "--repeats", str(repeats), "--json", out, "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return {r["optimizer"]: r["seconds"] for r in json.load(f)}
+
+
+def gpt_small(args):
+    cli = cli_bench_step(args.cli, args.threads, args.repeats) if args.cli else {}
+    named = gpt_small_named()
+    params = [p for _, p in named]
+    muon_spec = "muon:lr=0.02,weight_decay=0.0,split_qkv=true"
+    cases = {
+        "muon": [
+            ("C++ HybridOptimizer", lambda: _C.CxxHybridOptimizer(named, muon_spec, "adamw:lr=3e-4")),
+            ("specopt.optim.Muon", lambda: Muon(hybrid_param_groups(named, adamw=dict(lr=3e-4)),
+                                                lr=0.02, weight_decay=0.0, split_qkv=True)),
+        ],
+        "adamw": [
+            ("C++ AdamW", lambda: _C.CxxOptimizer("adamw:lr=3e-4", params)),
+            ("specopt.optim.AdamW", lambda: AdamW(params, lr=3e-4)),
+            ("torch AdamW foreach=False", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=False)),
+            ("torch AdamW foreach=True", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=True)),
+        ],
+    }
+    print(f"gpt-small: {sum(p.numel() for p in params) / 1e6:.1f} M parameters in "
+          f"{len(params)} tensors; median and fastest of {args.repeats} steps, alternating")
+    print(f"{'optimizer':<6} {'implementation':<26} {'median':>9} {'fastest':>9} {'vs first':>9}"
+          f" {'bench step':>11}")
+    for case, impls in cases.items():
+        opts = [(label, make()) for label, make in impls]
+        times = {label: [] for label, _ in opts}
+        for _, o in opts:
+            o.step()  # state allocation, untimed
+        for _ in range(args.repeats):
+            for label, o in opts:
+                times[label].append(timed(o.step))
+        first = statistics.median(times[opts[0][0]])
+        for label, _ in opts:
+            med = statistics.median(times[label])
+            ref = f"{cli[case]:>10.3f}s" if case in cli and label.startswith("C++") else ""
+            print(f"{case:<6} {label:<26} {med:>8.3f}s {min(times[label]):>8.3f}s "
+                  f"{(med / first - 1) * 100:>+8.1f}% {ref}")
+            if case in cli and label.startswith("specopt"):
+                print(f"{'':<6} {'  vs bench step median':<26} {'':>9} {'':>9} "
+                      f"{(med / cli[case] - 1) * 100:>+8.1f}%")
+        del opts
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    ap.add_argument("--sets", default=",".join(SETS),
+                    help="comma-separated: " + ", ".join(SETS) + ", gpt-small")
+    ap.add_argument("--cli", help="the specopt CLI: also run `specopt bench step` (gpt-small)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, fastest step of each")
+    print(f"torch {torch.__version__}, {args.threads} threads")
+    if "gpt-small" in args.sets.split(","):
+        gpt_small(args)
+        args.sets = ",".join(s for s in args.sets.split(",") if s != "gpt-small")
+        if not args.sets:
+            return
+    print("fastest step of each")
     print(f"{'set':<11} {'optimizer':<8} {'C++ step':>10} {'Python step':>12} {'overhead':>9}"
           f" {'per param':>10}")
     for set_name in args.sets.split(","):

@@ -8,11 +8,14 @@
 
 #include "checked.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <specopt/optim/hybrid.h>
 #include <specopt/optim/partition.h>
+#include <specopt/optim/registry.h>
 
 namespace py = pybind11;
 
@@ -94,6 +97,27 @@ void bind_partition(py::module_& m) {
       py::arg("spectral_patterns") = std::vector<std::string>{},
       py::arg("embedding_patterns") = py::none(), py::arg("head_patterns") = py::none(),
       py::arg("norm_patterns") = py::none(), "(spectral, reason, pattern) of the default rule");
+  // The C++ HybridOptimizer over the default partition, for benchmarks against the Python step
+  // of hybrid_param_groups (python/benchmarks/bench_step.py): what `specopt bench step` times.
+  py::class_<specopt::HybridOptimizer>(m, "CxxHybridOptimizer")
+      .def(py::init([](const std::vector<std::pair<std::string, at::Tensor>>& named,
+                       const std::string& spectral, const std::string& adamw) {
+             return checked([&] {
+               auto part = specopt::partition_parameters(named);
+               auto s = specopt::make_optimizer(spectral, part.spectral_params());
+               auto a = specopt::make_optimizer(adamw, part.adamw_params());
+               return std::make_unique<specopt::HybridOptimizer>(std::move(part), std::move(s),
+                                                                 std::move(a));
+             });
+           }),
+           py::arg("named"), py::arg("spectral"), py::arg("adamw") = "adamw")
+      .def(
+          "step",
+          [](specopt::HybridOptimizer& o) {
+            py::gil_scoped_release release;
+            o.step();
+          },
+          "One step with the parameters' current .grad.");
   m.def("partition_defaults", [] {
     const specopt::PartitionOptions o;
     py::dict out;

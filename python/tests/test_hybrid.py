@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from specopt import _C
 from specopt.optim import (AdamW, Lion, LionK, Muon, default_is_spectral, hybrid_param_groups,
                            partition_parameters)
 from specopt.partition import PARTITION_DEFAULTS
@@ -207,3 +208,19 @@ def test_lion_rule_group_and_other_hosts():
     step_twins(list(a.parameters()), list(b.parameters()), (host, lionk, lion), 3)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("spectral_spec,make", [
+    ("lionk", lambda groups: LionK(groups)),
+    ("muon:momentum=0,weight_decay=0.1,lr=0.001", lambda groups: Muon(groups, momentum=0.0)),
+], ids=["LionK", "Muon-no-momentum"])
+def test_hybrid_groups_step_as_the_cxx_hybrid_optimizer(spectral_spec, make):
+    """specopt.optim over hybrid_param_groups takes exactly the steps of the C++
+    HybridOptimizer (its own partition of the same names, AdamW on the rest)."""
+    a, b = twin_models()
+    py_opt = make(hybrid_param_groups(a))
+    cxx_opt = _C.CxxHybridOptimizer(list(b.named_parameters()), spectral_spec, "adamw")
+    step_twins(list(a.parameters()), list(b.parameters()), (py_opt, cxx_opt), 4)
+    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(p, q), n
+    assert not torch.equal(a.wte.weight, twin_models()[0].wte.weight)  # it did step
