@@ -223,7 +223,8 @@ class Muon(_SpecoptOptimizer):
     "original"), 0.2·sqrt(max(rows, cols)) ("match_rms_adamw").
 
     specopt's extras (keyword-only): ``method`` ("newton_schulz" (default), "svd", "gram_eigh",
-    "auto"); ``bf16`` (None: Newton–Schulz in bf16 where bf16 matmul is native, float32 elsewhere;
+    "auto"); ``schedule`` (Newton–Schulz coefficients by name, "jordan" | "polar_express" |
+    "cubic", or a list of (a, b, c) triples, one per step; replaces ns_coefficients); ``bf16`` (None: Newton–Schulz in bf16 where bf16 matmul is native, float32 elsewhere;
     True: always bf16, as torch; False: never); ``adjust_lr_fn="none"`` (no shape factor);
     ``split_qkv``; ``nonfinite`` ("error" (default), "skip", "ignore" = torch's behaviour).
     N-D parameters: conv weights are flattened to (out, in·kh·kw), 3-D ones are batches of
@@ -232,14 +233,14 @@ class Muon(_SpecoptOptimizer):
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
-                 adjust_lr_fn=None, use_addmm=False, *, method="newton_schulz", bf16=None,
-                 split_qkv=False, nonfinite="error"):
+                 adjust_lr_fn=None, use_addmm=False, *, method="newton_schulz", schedule=None,
+                 bf16=None, split_qkv=False, nonfinite="error"):
         if isinstance(lr, torch.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                         ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps,
-                        adjust_lr_fn=adjust_lr_fn, use_addmm=use_addmm, method=method, bf16=bf16,
-                        split_qkv=split_qkv, nonfinite=nonfinite)
+                        adjust_lr_fn=adjust_lr_fn, use_addmm=use_addmm, method=method,
+                        schedule=schedule, bf16=bf16, split_qkv=split_qkv, nonfinite=nonfinite)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
@@ -263,6 +264,10 @@ class Muon(_SpecoptOptimizer):
             raise ValueError(f"Adjust learning rate function {fn} is not supported")
         if len(tuple(group["ns_coefficients"])) != 3:
             raise ValueError("Coefficients must be a tuple of exactly 3 values")
+        schedule = group.get("schedule")
+        if schedule is not None and tuple(group["ns_coefficients"]) != _JORDAN:
+            raise ValueError(f"Muon: schedule={schedule!r} replaces ns_coefficients; give one of "
+                             f"them, not both (ns_coefficients={tuple(group['ns_coefficients'])})")
         steps = group["ns_steps"]
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"ns_steps must be an integer >= 1 but is: {steps!r}")
@@ -285,6 +290,9 @@ class Muon(_SpecoptOptimizer):
             "split_qkv": bool(group["split_qkv"]),
             "nonfinite": group["nonfinite"],
         }
+        if group.get("schedule") is not None:
+            del o["ns_coefficients"]
+            o["schedule"] = group["schedule"]
         bf16 = group["bf16"]
         o["polar.bf16_where_fast"] = bf16 is None
         o["polar.compute_dtype"] = _BF16_CODE if bf16 else -1
@@ -306,6 +314,9 @@ class Muon(_SpecoptOptimizer):
             return grads
         return [g * scale for g in grads]
 
+
+# torch.optim.Muon's default ns_coefficients (Jordan's quintic).
+_JORDAN = (3.4445, -4.775, 2.0315)
 
 # ScalarType code of bfloat16 (c10/core/ScalarType.h), for polar.compute_dtype.
 _BF16_CODE = 15

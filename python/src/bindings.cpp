@@ -26,6 +26,8 @@
 #include <specopt/optim/muon.h>
 #include <specopt/optim/registry.h>
 
+#include "common.h"
+
 namespace py = pybind11;
 
 namespace {
@@ -143,7 +145,12 @@ class Rule {
 
   // One option by its key (option_keys), or "ns_coefficients" for Muon's (a, b, c).
   void set(const std::string& key, const py::handle& value, bool validate = true) {
-    if (key == "ns_coefficients") {
+    if (key == "schedule") {  // Muon: a schedule by name or table (replaces ns_coefficients)
+      auto* muon = dynamic_cast<specopt::MuonOptions*>(options_.get());
+      TORCH_CHECK(muon != nullptr, options_->kind(), ": unknown option 'schedule'");
+      auto polar = muon->polar();
+      muon->polar(polar.schedule(specopt_python::schedule_of(value)));
+    } else if (key == "ns_coefficients") {
       auto* muon = dynamic_cast<specopt::MuonOptions*>(options_.get());
       TORCH_CHECK(muon != nullptr, options_->kind(), ": unknown option 'ns_coefficients'");
       const auto abc = value.cast<std::vector<double>>();

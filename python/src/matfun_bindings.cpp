@@ -9,7 +9,7 @@
 #include <torch/csrc/Dtype.h>
 #include <torch/extension.h>
 
-#include "checked.h"
+#include "common.h"
 
 #include <array>
 #include <memory>
@@ -22,21 +22,9 @@
 
 namespace py = pybind11;
 
-namespace {
+namespace specopt_python {
 
-using specopt_python::checked;
-
-c10::optional<at::ScalarType> dtype_of(const py::object& o, const char* what) {
-  if (o.is_none()) return c10::nullopt;
-  if (!THPDtype_Check(o.ptr())) {
-    throw py::value_error(std::string(what) + " must be a torch.dtype or None, got " +
-                          py::repr(o).cast<std::string>());
-  }
-  return reinterpret_cast<THPDtype*>(o.ptr())->scalar_type;
-}
-
-// A schedule by name ("jordan", "polar_express", "cubic") or a sequence of (a, b, c) triples.
-specopt::NsSchedule schedule_of(const py::object& o) {
+specopt::NsSchedule schedule_of(const py::handle& o) {
   if (py::isinstance<py::str>(o)) return specopt::NsSchedule::from_name(o.cast<std::string>());
   std::vector<std::array<double, 3>> table;
   try {
@@ -48,6 +36,22 @@ specopt::NsSchedule schedule_of(const py::object& o) {
                           py::repr(o).cast<std::string>());
   }
   return specopt::NsSchedule::custom(std::move(table));
+}
+
+}  // namespace specopt_python
+
+namespace {
+
+using specopt_python::checked;
+using specopt_python::schedule_of;
+
+c10::optional<at::ScalarType> dtype_of(const py::object& o, const char* what) {
+  if (o.is_none()) return c10::nullopt;
+  if (!THPDtype_Check(o.ptr())) {
+    throw py::value_error(std::string(what) + " must be a torch.dtype or None, got " +
+                          py::repr(o).cast<std::string>());
+  }
+  return reinterpret_cast<THPDtype*>(o.ptr())->scalar_type;
 }
 
 specopt::PolarOptions polar_options(const std::string& method, const py::object& schedule,

@@ -6,7 +6,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
-#include "checked.h"
+#include "common.h"
 
 #include <memory>
 #include <string>

@@ -92,6 +92,31 @@ def test_muon_equals_transcription_fp64_exact_polar(kwargs):
         torch.testing.assert_close(opt.state[p]["momentum_buffer"], buf, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("schedule", ["polar_express", "cubic", [(3.0, -3.2, 1.2), (2.0, -1.5, 0.5)]],
+                         ids=["polar_express", "cubic", "table"])
+def test_muon_schedule_equals_transcription_with_that_schedule(schedule):
+    """schedule= replaces Jordan's quintic: the transcription with specopt.polar's Newton–Schulz
+    of the same schedule (float64 arithmetic on both sides) agrees to 1e-12."""
+    import specopt
+
+    def polar(U, coefficients, steps, eps):
+        return specopt.polar(U, "newton_schulz", schedule=schedule, steps=steps, eps=eps)
+    opt, ours, theirs, _ = run_both(torch.float64, 4, polar, dict(schedule=schedule), {})
+    for p, q in zip(ours, theirs):
+        torch.testing.assert_close(p.detach(), q, rtol=1e-12, atol=1e-12)
+    # Not Jordan's: the default's steps differ.
+    _, jordan, _, _ = run_both(torch.float64, 4, exact_polar, {}, {})
+    assert not torch.allclose(ours[0].detach(), jordan[0].detach(), rtol=1e-6, atol=0)
+
+
+def test_muon_schedule_errors():
+    w = torch.zeros(4, 3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"'quintic'"):
+        Muon([w], schedule="quintic")
+    with pytest.raises(ValueError, match=r"schedule='cubic' replaces ns_coefficients"):
+        Muon([w], schedule="cubic", ns_coefficients=(2.0, -1.5, 0.5))
+
+
 # (specopt's bf16 option, the transcription's Newton–Schulz, tolerance). "bf16" tolerance:
 # over the run, specopt's updates are on average (and at worst) at most twice as far from the
 # transcription's float32-arithmetic updates as the transcription's own bf16 updates are

@@ -1,8 +1,11 @@
 #pragma once
-// How specopt._C's functions report the C++ side's checks to Python.
+// Shared by specopt._C's binding files: how the C++ side's checks reach Python, and option
+// values taken from Python objects.
 #include <pybind11/pybind11.h>
 
 #include <c10/util/Exception.h>
+
+#include <specopt/matfun/newton_schulz.h>
 
 namespace specopt_python {
 
@@ -19,5 +22,9 @@ auto checked(F&& f) -> decltype(f()) {
     throw pybind11::value_error(e.what_without_backtrace());
   }
 }
+
+// A Newton–Schulz schedule by name ("jordan", "polar_express", "cubic") or a sequence of
+// (a, b, c) triples, one per step; ValueError naming the value otherwise (matfun_bindings.cpp).
+specopt::NsSchedule schedule_of(const pybind11::handle& value);
 
 }  // namespace specopt_python
