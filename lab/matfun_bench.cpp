@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <specopt/matfun/coupled_newton.h>
+#include <specopt/matfun/gram_newton_schulz.h>
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/polar.h>
 #include <specopt/matfun/spectral_power.h>
@@ -90,6 +91,7 @@ std::vector<std::string> matfun_bench_methods(const std::string& op) {
     return {"reference_ns5",      "reference_ns5+bf16",
             "newton_schulz:jordan", "newton_schulz:jordan+bf16",
             "newton_schulz:polar_express", "newton_schulz:polar_express+bf16",
+            "gram_newton_schulz:jordan", "gram_newton_schulz:polar_express",
             "gram_eigh",          "svd",
             "auto"};
   }
@@ -297,6 +299,14 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
                      newton_schulz_flops(G, steps));
           rows.back().gemm_gflops = gemm_bf16_gflops;
         }
+      }
+      // Gram Newton–Schulz: the same polynomials, FLOPs of its own path (fewer; its bf16
+      // arithmetic is the plain iteration, gram_newton_schulz.h, so it has no "+bf16" row).
+      for (const auto& [name, sched] : schedules) {
+        const std::string gram_name = "gram_" + std::string(name);
+        const auto opts =
+            PolarOptions().method(PolarMethod::gram_newton_schulz).schedule(sched).steps(5);
+        polar_with(gram_name, opts, gram_newton_schulz_flops(G, 5, config.dtype));
       }
       polar_with("gram_eigh", PolarOptions().method(PolarMethod::gram_eigh),
                  B * gram_eigh_flops(m, n));
