@@ -402,7 +402,7 @@ std::string fmt_opt(const std::optional<double>& v, const char* spec) {
 }  // namespace
 
 std::string format_matfun_table(const std::vector<MatfunBenchRecord>& records) {
-  std::string out = fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10} {:>9} {:>7} {:>10} {:>9} {:>8}\n",
+  std::string out = fmt::format("{:<6} {:<34} {:>5} {:>11} {:>8} {:>5} {:>10} {:>9} {:>7} {:>10} {:>9} {:>8}\n",
                                 "op", "method", "p", "shape", "dtype", "dev", "ms", "GFLOP/s",
                                 "%GEMM", "rel_err", "GEMM GF/s", "speedup");
   for (const auto& r : records) {
@@ -410,7 +410,7 @@ std::string format_matfun_table(const std::vector<MatfunBenchRecord>& records) {
     if (!r.resolved.empty()) method += "->" + r.resolved;
     std::optional<double> pct;
     if (r.gflops && r.gemm_gflops > 0) pct = 100.0 * *r.gflops / r.gemm_gflops;
-    out += fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10.3f} {:>9} {:>7} {:>10.2e} {:>9.1f} {:>8}\n",
+    out += fmt::format("{:<6} {:<34} {:>5} {:>11} {:>8} {:>5} {:>10.3f} {:>9} {:>7} {:>10.2e} {:>9.1f} {:>8}\n",
                        r.op, method, r.op == "polar" ? std::string("-") : fmt::format("{:g}", r.p),
                        r.shape, r.dtype, r.device, 1e3 * r.seconds, fmt_opt(r.gflops, "{:.1f}"),
                        fmt_opt(pct, "{:.0f}%"), r.rel_err, r.gemm_gflops,
