@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <specopt/matfun/coupled_newton.h>
+#include <specopt/matfun/gram_newton_schulz.h>
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/polar.h>
 #include <specopt/matfun/spectral_power.h>
@@ -90,6 +91,7 @@ std::vector<std::string> matfun_bench_methods(const std::string& op) {
     return {"reference_ns5",      "reference_ns5+bf16",
             "newton_schulz:jordan", "newton_schulz:jordan+bf16",
             "newton_schulz:polar_express", "newton_schulz:polar_express+bf16",
+            "gram_newton_schulz:jordan", "gram_newton_schulz:polar_express",
             "gram_eigh",          "svd",
             "auto"};
   }
@@ -298,6 +300,14 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
           rows.back().gemm_gflops = gemm_bf16_gflops;
         }
       }
+      // Gram Newton–Schulz: the same polynomials, FLOPs of its own path (fewer; its bf16
+      // arithmetic is the plain iteration, gram_newton_schulz.h, so it has no "+bf16" row).
+      for (const auto& [name, sched] : schedules) {
+        const std::string gram_name = "gram_" + std::string(name);
+        const auto opts =
+            PolarOptions().method(PolarMethod::gram_newton_schulz).schedule(sched).steps(5);
+        polar_with(gram_name, opts, gram_newton_schulz_flops(G, 5, config.dtype));
+      }
       polar_with("gram_eigh", PolarOptions().method(PolarMethod::gram_eigh),
                  B * gram_eigh_flops(m, n));
       // SVD: LAPACK/cuSOLVER FLOPs depend on the algorithm; no GFLOP/s is reported.
@@ -392,7 +402,7 @@ std::string fmt_opt(const std::optional<double>& v, const char* spec) {
 }  // namespace
 
 std::string format_matfun_table(const std::vector<MatfunBenchRecord>& records) {
-  std::string out = fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10} {:>9} {:>7} {:>10} {:>9} {:>8}\n",
+  std::string out = fmt::format("{:<6} {:<34} {:>5} {:>11} {:>8} {:>5} {:>10} {:>9} {:>7} {:>10} {:>9} {:>8}\n",
                                 "op", "method", "p", "shape", "dtype", "dev", "ms", "GFLOP/s",
                                 "%GEMM", "rel_err", "GEMM GF/s", "speedup");
   for (const auto& r : records) {
@@ -400,7 +410,7 @@ std::string format_matfun_table(const std::vector<MatfunBenchRecord>& records) {
     if (!r.resolved.empty()) method += "->" + r.resolved;
     std::optional<double> pct;
     if (r.gflops && r.gemm_gflops > 0) pct = 100.0 * *r.gflops / r.gemm_gflops;
-    out += fmt::format("{:<6} {:<28} {:>5} {:>11} {:>8} {:>5} {:>10.3f} {:>9} {:>7} {:>10.2e} {:>9.1f} {:>8}\n",
+    out += fmt::format("{:<6} {:<34} {:>5} {:>11} {:>8} {:>5} {:>10.3f} {:>9} {:>7} {:>10.2e} {:>9.1f} {:>8}\n",
                        r.op, method, r.op == "polar" ? std::string("-") : fmt::format("{:g}", r.p),
                        r.shape, r.dtype, r.device, 1e3 * r.seconds, fmt_opt(r.gflops, "{:.1f}"),
                        fmt_opt(pct, "{:.0f}%"), r.rel_err, r.gemm_gflops,

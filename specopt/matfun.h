@@ -1,9 +1,10 @@
 #pragma once
-// Everything in specopt/matfun/: polar factor, spectral powers and maps, top singular
-// triplets, norms.
+// Everything in specopt/matfun/: polar factor (Newton–Schulz, Gram Newton–Schulz, eigh, SVD),
+// spectral powers and maps, top singular triplets, norms.
 #include <specopt/matfun/coupled_newton.h>
 #include <specopt/matfun/gram.h>
 #include <specopt/matfun/gram_eigh.h>
+#include <specopt/matfun/gram_newton_schulz.h>
 #include <specopt/matfun/newton_schulz.h>
 #include <specopt/matfun/norms.h>
 #include <specopt/matfun/polar.h>

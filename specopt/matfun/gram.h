@@ -25,6 +25,17 @@ at::Tensor gram_xxt_add(const at::Tensor& C, const at::Tensor& X, double beta, d
 at::Tensor gram_xxt_add_reference(const at::Tensor& C, const at::Tensor& X, double beta,
                                   double alpha);
 
+// beta·C + alpha·A Bᵀ for A, B of shape (..., m, k) whose product A Bᵀ is symmetric in exact
+// arithmetic (B = A; or A, B symmetric polynomials in one symmetric matrix, as Gram
+// Newton–Schulz multiplies them). Same block path as `gram_xxt` (decided on A); C (..., m, m)
+// symmetric, or undefined for beta = 0.
+at::Tensor symmetric_product(const at::Tensor& A, const at::Tensor& B, const at::Tensor& C,
+                             double beta, double alpha);
+
+// Plain reference: beta·C + alpha·at::matmul(A, Bᵀ) (alpha·A Bᵀ alone when C is undefined).
+at::Tensor symmetric_product_reference(const at::Tensor& A, const at::Tensor& B,
+                                       const at::Tensor& C, double beta, double alpha);
+
 // Whether `gram_xxt` takes the block path for this tensor: CPU, m ≥ 512 (measured: below it
 // the smaller GEMMs lose more efficiency than the skipped block saves).
 bool gram_uses_blocks(const at::Tensor& X);

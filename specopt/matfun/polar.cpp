@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "specopt/matfun/gram_eigh.h"
+#include "specopt/matfun/gram_newton_schulz.h"
 #include "specopt/matfun/validate.h"
 
 namespace specopt {
@@ -16,16 +17,20 @@ std::string to_string(PolarMethod m) {
     case PolarMethod::newton_schulz: return "newton_schulz";
     case PolarMethod::gram_eigh: return "gram_eigh";
     case PolarMethod::svd: return "svd";
+    case PolarMethod::gram_newton_schulz: return "gram_newton_schulz";
   }
   return "?";
 }
 
-std::vector<std::string> polar_method_names() { return {"auto", "newton_schulz", "gram_eigh", "svd"}; }
+std::vector<std::string> polar_method_names() {
+  return {"auto", "newton_schulz", "gram_newton_schulz", "gram_eigh", "svd"};
+}
 
 PolarMethod parse_polar_method(const std::string& name) {
   return detail::parse_choice(name, "polar method",
                               {PolarMethod::automatic, PolarMethod::newton_schulz,
-                               PolarMethod::gram_eigh, PolarMethod::svd});
+                               PolarMethod::gram_newton_schulz, PolarMethod::gram_eigh,
+                               PolarMethod::svd});
 }
 
 void PolarOptions::validate() const {
@@ -67,6 +72,16 @@ PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& option
 
 namespace {
 
+// The arithmetic dtype of the Newton–Schulz methods: compute_dtype when set; else bf16 where
+// asked for and native, float64 for float64 input, float32 otherwise.
+at::ScalarType newton_schulz_dtype(const at::Tensor& G, const PolarOptions& options) {
+  const auto out_dtype = G.scalar_type();
+  const bool bf16 =
+      options.bf16_where_fast() && out_dtype != at::kDouble && fast_bf16_matmul(G.device());
+  return options.compute_dtype().value_or(
+      out_dtype == at::kDouble ? at::kDouble : bf16 ? at::kBFloat16 : at::kFloat);
+}
+
 at::Tensor polar_from(const GramEig& e, double ridge) {
   auto lam = e.lambda;
   if (ridge > 0) lam = lam + ridge * lam.narrow(-1, lam.size(-1) - 1, 1);
@@ -89,15 +104,16 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
   options.validate();
   const auto out_dtype = G.scalar_type();
   const auto lapack = detail::lapack_dtype(options.compute_dtype().value_or(out_dtype));
-  switch (resolve_polar_method(G, options)) {
-    case PolarMethod::newton_schulz: {
-      const bool bf16 = options.bf16_where_fast() && out_dtype != at::kDouble &&
-                        fast_bf16_matmul(G.device());
-      auto compute = options.compute_dtype().value_or(
-          out_dtype == at::kDouble ? at::kDouble : bf16 ? at::kBFloat16 : at::kFloat);
+  const auto method = resolve_polar_method(G, options);
+  switch (method) {
+    case PolarMethod::newton_schulz:
+    case PolarMethod::gram_newton_schulz: {
+      const auto compute = newton_schulz_dtype(G, options);
       auto schedule = options.method() == PolarMethod::automatic ? NsSchedule::polar_express()
                                                                  : options.schedule();
-      return newton_schulz(G, schedule, options.steps(), options.eps(), compute);
+      return method == PolarMethod::newton_schulz
+                 ? newton_schulz(G, schedule, options.steps(), options.eps(), compute)
+                 : gram_newton_schulz(G, schedule, options.steps(), options.eps(), compute);
     }
     case PolarMethod::gram_eigh: {
       // auto picks the precision from the computed spectrum (float32 when it meets tol).

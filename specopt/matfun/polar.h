@@ -16,17 +16,21 @@ enum class PolarMethod {
   newton_schulz,  // odd-polynomial iteration: matmuls only, approximate by design
   gram_eigh,      // eigendecomposition of the small-side Gram matrix
   svd,            // exact (LAPACK / cuSOLVER)
+  // The Newton–Schulz polynomials applied through the small-side Gram matrix with restarts
+  // (gram_newton_schulz.h): the same result as newton_schulz in fewer FLOPs when m ≠ n.
+  gram_newton_schulz,
 };
 
 std::string to_string(PolarMethod m);
-// "auto" | "newton_schulz" | "gram_eigh" | "svd"; throws naming the unknown value.
+// "auto" | "newton_schulz" | "gram_newton_schulz" | "gram_eigh" | "svd"; throws naming the
+// unknown value.
 PolarMethod parse_polar_method(const std::string& name);
 std::vector<std::string> polar_method_names();
 
 struct PolarOptions {
   PolarOptions() = default;
   TORCH_ARG(PolarMethod, method) = PolarMethod::automatic;
-  // Newton–Schulz only.
+  // Newton–Schulz and Gram Newton–Schulz only.
   TORCH_ARG(NsSchedule, schedule) = NsSchedule::jordan();
   TORCH_ARG(int, steps) = 5;
   TORCH_ARG(double, eps) = 1e-7;
@@ -38,7 +42,7 @@ struct PolarOptions {
   // Arithmetic dtype (e.g. at::kBFloat16 for Newton–Schulz on CUDA); default: the input's
   // (half types are promoted to float32 for the LAPACK methods).
   TORCH_ARG(c10::optional<at::ScalarType>, compute_dtype) = c10::nullopt;
-  // Newton–Schulz only, when compute_dtype is not set: run a float32 (or lower) input's
+  // Newton–Schulz and Gram Newton–Schulz only, when compute_dtype is not set: run a float32 (or lower) input's
   // iteration in bfloat16 where the device multiplies bf16 natively (fast_bf16_matmul), as the
   // reference Muon does everywhere; float32 elsewhere (emulated bf16 would be slower) and for
   // float64 input (whoever asks for float64 wants its precision).
@@ -55,9 +59,9 @@ struct PolarOptions {
 // zeros and a rank-r matrix to U_r V_rᵀ). Non-finite input throws.
 at::Tensor polar(const at::Tensor& G, const PolarOptions& options = {});
 
-// The method `auto` picks for this tensor before any precision fallback: gram_eigh on CPU;
-// on CUDA newton_schulz (polar_express) when tol ≥ 0.1, else gram_eigh. docs/performance.md
-// has the measurements behind the rule.
+// The method `auto` picks for this tensor before any precision fallback, by device, shape,
+// arithmetic dtype and `tol` (a Newton–Schulz variant only when tol allows its error). The
+// rule is stated in docs/matfun.md; docs/performance.md has the measurements behind it.
 PolarMethod resolve_polar_method(const at::Tensor& G, const PolarOptions& options);
 
 // Whether bf16 matrix products run natively on this device: always on CUDA; on CPU when it

@@ -153,10 +153,10 @@ TEST_F(CliFiles, BenchWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  // 6 polar methods + 4 power methods for each of p = 0.5, 0.25; where bf16 products are
+  // 8 polar methods + 4 power methods for each of p = 0.5, 0.25; where bf16 products are
   // native, 3 more polar rows in bf16.
   const bool bf16 = specopt::fast_bf16_matmul(at::Device(at::kCPU));
-  EXPECT_EQ(j.size(), bf16 ? 17u : 14u) << j.dump(1);
+  EXPECT_EQ(j.size(), bf16 ? 19u : 16u) << j.dump(1);
   const std::set<std::string> required = {"op",     "method",  "p",       "shape",  "dtype",
                                           "device", "seconds", "gflops",  "rel_err",
                                           "gemm_gflops"};
@@ -184,6 +184,7 @@ TEST_F(CliFiles, BenchWritesJsonList) {
   EXPECT_TRUE(methods.count("polar/reference_ns5"));
   EXPECT_TRUE(methods.count("polar/newton_schulz:jordan"));
   EXPECT_TRUE(methods.count("polar/newton_schulz:polar_express"));
+  EXPECT_TRUE(methods.count("polar/gram_newton_schulz:jordan"));
   EXPECT_TRUE(methods.count("power/coupled_newton"));
   EXPECT_TRUE(methods.count("power/auto"));
 }

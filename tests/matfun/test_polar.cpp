@@ -48,6 +48,7 @@ double polar_tolerance(PolarMethod method, at::ScalarType dtype, double kappa) {
       // auto promises its tol (default 1e-3) at any κ, falling back to float64.
       return PolarOptions().tol();
     case PolarMethod::newton_schulz:
+    case PolarMethod::gram_newton_schulz:
       return -1;
   }
   return -1;
@@ -113,7 +114,8 @@ TEST(PolarAuto, TightToleranceOnFloat32IsMet) {
 TEST(PolarAuto, ResolvesToGramEighOnCpu) {
   auto G = make_matrix(8, 12, 10, 1, at::kFloat);
   EXPECT_EQ(specopt::resolve_polar_method(G, PolarOptions()), PolarMethod::gram_eigh);
-  for (auto m : {PolarMethod::svd, PolarMethod::gram_eigh, PolarMethod::newton_schulz}) {
+  for (auto m : {PolarMethod::svd, PolarMethod::gram_eigh, PolarMethod::newton_schulz,
+                 PolarMethod::gram_newton_schulz}) {
     EXPECT_EQ(specopt::resolve_polar_method(G, with_method(m)), m);
   }
   // Names round-trip.
@@ -381,12 +383,17 @@ std::vector<PolarOptions> every_polar_method() {
           with_method(PolarMethod::gram_eigh),
           with_method(PolarMethod::newton_schulz),
           with_method(PolarMethod::newton_schulz).schedule(NsSchedule::polar_express()),
-          with_method(PolarMethod::newton_schulz).schedule(NsSchedule::cubic()).steps(20)};
+          with_method(PolarMethod::newton_schulz).schedule(NsSchedule::cubic()).steps(20),
+          with_method(PolarMethod::gram_newton_schulz)};
+}
+
+bool is_newton_schulz(PolarMethod m) {
+  return m == PolarMethod::newton_schulz || m == PolarMethod::gram_newton_schulz;
 }
 
 std::string label(const PolarOptions& o) {
   return specopt::to_string(o.method()) +
-         (o.method() == PolarMethod::newton_schulz ? "/" + o.schedule().name : "");
+         (is_newton_schulz(o.method()) ? "/" + o.schedule().name : "");
 }
 
 TEST(PolarEdge, ZeroMatrixMapsToZeros) {
@@ -413,7 +420,7 @@ TEST(PolarEdge, ZeroMatrixInsideABatch) {
       EXPECT_TRUE(all_finite(Q));
       EXPECT_TRUE(at::equal(Q[1], at::zeros_like(G[1])));
       for (int i : {0, 2}) {
-        if (o.method() == PolarMethod::newton_schulz) {
+        if (is_newton_schulz(o.method())) {
           // Batch elements are independent: same as transforming the matrix alone
           // (batched vs single GEMM rounding: 1e-5 float32, 1e-12 float64).
           EXPECT_LE(rel_err(Q[i], specopt::polar(G[i], o)), dtype == at::kFloat ? 1e-5 : 1e-12);
