@@ -1,6 +1,7 @@
 #include <specopt/optim/lion_k.h>
 
 #include <specopt/maps/registry.h>
+#include <specopt/optim/fused.h>
 
 #include <algorithm>
 
@@ -59,15 +60,15 @@ void lion_k(const LionKOptions& o, LionKParamState& state, at::Tensor& p, const 
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/true};
   if (!state.momentum().defined()) state.momentum(at::zeros_like(p));
 
-  auto& M = T::ema_(state.momentum(), g, o.beta_pol(), -1.0);        // M ← β_pol M − (1−β_pol) g
-  const auto M_tilde = T::interpolate(M, g, o.beta_nes(), -1.0);     // M̃ = β_nes M − (1−β_nes) g
+  // M ← β_pol M − (1−β_pol) g;  M̃ = β_nes M − (1−β_nes) g — one pass (fused.h)
+  const auto M_tilde =
+      fused::ema_direction_({state.momentum()}, {g}, o.beta_pol(), true, o.beta_nes(), -1.0)[0];
   const auto D = T::convex_map_grad(M_tilde, *o.map(), layout, LionKOptions::kName);  // ∇K(M̃)
   if (o.implicit_weight_decay()) {
     T::apply_update_(p, D, o.lr());                          // X ← X + η∇K(M̃)
     T::implicit_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X / (1 + ηλ)
   } else {
-    T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X − ηλX
-    T::apply_update_(p, D, o.lr());                           // X ← X + η∇K(M̃)
+    fused::decay_and_apply_({p}, {D}, o.lr(), o.weight_decay(), {o.lr()});  // X(1 − ηλ) + η∇K(M̃)
   }
 }
 }  // namespace

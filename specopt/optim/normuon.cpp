@@ -1,5 +1,7 @@
 #include <specopt/optim/normuon.h>
 
+#include <specopt/optim/fused.h>
+
 namespace specopt {
 
 namespace T = transforms;
@@ -47,16 +49,19 @@ void NorMuonOptions::check_param(const at::Tensor& p, const std::string& where) 
 
 void NorMuonOptions::update(std::vector<RuleItem>& items) const {
   const NorMuonOptions& o = *this;
-  std::vector<at::Tensor> U;
+  std::vector<at::Tensor> M, g, W, N_all;
+  std::vector<double> alphas;
   for (auto& it : items) {
     auto& state = state_of<NorMuonParamState>(it);
     if (!state.momentum_buffer().defined()) {
       state.momentum_buffer(at::zeros_like(it.param));
       state.row_second_moment(at::zeros_like(T::as_matrices(it.param, kLayout, kName).narrow(-1, 0, 1)));
     }
-    auto& M = T::ema_(state.momentum_buffer(), it.grad, o.momentum());       // M ← βM + (1−β)g
-    U.push_back(o.nesterov() ? T::interpolate(M, it.grad, o.momentum()) : M);  // U = βM + (1−β)g
+    M.push_back(state.momentum_buffer());
+    g.push_back(it.grad);
   }
+  // M ← βM + (1−β)g;  U = βM + (1−β)g (Nesterov) or M — one pass (fused.h)
+  const auto U = fused::ema_direction_(M, g, o.momentum(), o.nesterov(), o.momentum());
   const auto O = T::polar_map_batched(U, o.polar(), kLayout, kName);  // O ≈ msign(U)
   for (size_t i = 0; i < items.size(); ++i) {
     auto& X = items[i].param;
@@ -67,9 +72,11 @@ void NorMuonOptions::update(std::vector<RuleItem>& items) const {
     N.mul_(frobenius(Om) / (frobenius(N) + o.eps()));                // ‖Ô‖_F = ‖O‖_F
     const auto shape = T::matrix_shape(X, kLayout, kName);
     const double s = T::shape_scale(o.shape_rule(), shape.first, shape.second);
-    T::decoupled_weight_decay_(X, o.lr(), o.weight_decay());  // W ← W − ηλW
-    T::apply_update_(X, N.reshape(X.sizes()), -o.lr() * s);  // W ← W − η s Ô
+    W.push_back(X);
+    N_all.push_back(N.reshape(X.sizes()));
+    alphas.push_back(-o.lr() * s);
   }
+  fused::decay_and_apply_(W, N_all, o.lr(), o.weight_decay(), alphas);  // W ← W(1 − ηλ) − η s Ô
 }
 
 }  // namespace specopt
