@@ -2,6 +2,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 #include <c10/util/Exception.h>
 
@@ -390,6 +391,90 @@ void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weig
     });
   });
   for (size_t i : p.rest) decay_and_apply_reference_({W[i]}, {U[i]}, lr, weight_decay, {alphas[i]});
+}
+
+namespace {
+
+// f(row, begin, end) over the rows of a (..., r, c) tensor, rows shared by the threads.
+template <class F>
+void for_rows(int64_t rows, int64_t cols, F&& f) {
+  const int64_t grain = std::max<int64_t>(1, kChunk * kMinChunksPerTask / std::max<int64_t>(cols, 1));
+  at::parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) f(r);
+  });
+}
+
+// Columns per row when d has one factor per row of U (checked).
+int64_t row_length(const char* who, const at::Tensor& U, const at::Tensor& d) {
+  TORCH_CHECK(d.numel() > 0 ? U.numel() % d.numel() == 0 : U.numel() == 0, "fused::", who,
+              ": ", d.numel(), " row factors do not divide a tensor of ", U.numel(),
+              " elements into rows");
+  return d.numel() > 0 ? U.numel() / d.numel() : 0;
+}
+
+}  // namespace
+
+void decay_and_apply_rows_reference_(const at::Tensor& W, const at::Tensor& U,
+                                     const at::Tensor& d, double lr, double weight_decay,
+                                     double alpha) {
+  const int64_t cols = row_length("decay_and_apply_rows_reference_", U, d);
+  at::Tensor Wm = W;
+  T::decoupled_weight_decay_(Wm, lr, weight_decay);  // W ← W(1 − ηλ)
+  if (U.numel() == 0) return;
+  const auto dU = U.reshape({-1, cols}) * d.reshape({-1, 1}).to(U.scalar_type());
+  T::apply_update_(Wm, dU.reshape(W.sizes()), alpha);  // W ← W + α d U
+}
+
+void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::Tensor& d,
+                           double lr, double weight_decay, double alpha) {
+  TORCH_CHECK(W.sizes() == U.sizes(), "fused::decay_and_apply_rows_: W ", W.sizes(), " and U ",
+              U.sizes(), " differ in shape");
+  const int64_t cols = row_length("decay_and_apply_rows_", U, d);
+  if (!fusable({&W, &U}) || !fusable({&d}) || d.scalar_type() != U.scalar_type()) {
+    decay_and_apply_rows_reference_(W, U, d, lr, weight_decay, alpha);
+    return;
+  }
+  const int64_t rows = d.numel();
+  AT_DISPATCH_FLOATING_TYPES(U.scalar_type(), "decay_and_apply_rows_", [&] {
+    using Vec = Vectorized<scalar_t>;
+    const Vec decay(decay_factor(lr, weight_decay));
+    scalar_t* Wp = W.data_ptr<scalar_t>();
+    const scalar_t *Up = U.data_ptr<scalar_t>(), *dp = d.data_ptr<scalar_t>();
+    for_rows(rows, cols, [&](int64_t r) {
+      const Vec a(static_cast<scalar_t>(alpha) * dp[r]);
+      scalar_t* Wr = Wp + r * cols;
+      const scalar_t* Ur = Up + r * cols;
+      vector_loop<scalar_t>(cols, [&](int64_t k, int64_t j) {
+        store(load(Wr, j, k) * decay + a * load(Ur, j, k), Wr, j, k);  // W(1 − ηλ) + α d U
+      });
+    });
+  });
+}
+
+at::Tensor row_sum_squares_reference(const at::Tensor& U) {
+  return U.square().sum(-1, /*keepdim=*/true);
+}
+
+at::Tensor row_sum_squares(const at::Tensor& U) {
+  if (U.dim() < 2 || !fusable({&U})) return row_sum_squares_reference(U);
+  auto shape = U.sizes().vec();
+  shape.back() = 1;
+  auto out = at::empty(shape, U.options());
+  const int64_t cols = U.size(-1), rows = out.numel();
+  AT_DISPATCH_FLOATING_TYPES(U.scalar_type(), "row_sum_squares", [&] {
+    using Vec = Vectorized<scalar_t>;
+    const scalar_t* Up = U.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    for_rows(rows, cols, [&](int64_t r) {
+      Vec acc(0);
+      vector_loop<scalar_t>(cols, [&](int64_t k, int64_t j) {
+        const Vec x = load(Up + r * cols, j, k);
+        acc = acc + x * x;
+      });
+      op[r] = at::vec::vec_reduce_all<scalar_t>([](Vec& a, Vec& b) { return a + b; }, acc);
+    });
+  });
+  return out;
 }
 
 // ---- checks -----------------------------------------------------------------------------

@@ -85,6 +85,19 @@ void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weig
 void decay_and_apply_reference_(at::TensorList W, at::TensorList U, double lr,
                                 double weight_decay, at::ArrayRef<double> alphas);
 
+// Row-scaled update (NorMuon): W ← W(1 − ηλ) + α·d_r·U, where W and U have the parameter's shape
+// and d holds one factor per row of U's matrix view, i.e. per run of c = U.numel() / d.numel()
+// consecutive elements in row-major order.
+void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::Tensor& d,
+                           double lr, double weight_decay, double alpha);
+void decay_and_apply_rows_reference_(const at::Tensor& W, const at::Tensor& U,
+                                     const at::Tensor& d, double lr, double weight_decay,
+                                     double alpha);
+
+// Σ_j U² of each row of U (..., r, c), shape (..., r, 1), in U's dtype.
+at::Tensor row_sum_squares(const at::Tensor& U);
+at::Tensor row_sum_squares_reference(const at::Tensor& U);
+
 // ---- checks -----------------------------------------------------------------------------
 
 // Index of the first tensor with a NaN or Inf element, or −1. One read of each tensor, no

@@ -8,9 +8,6 @@ namespace T = transforms;
 
 namespace {
 const T::MatrixLayout kLayout{/*split_qkv=*/false, /*allow_vectors=*/false};
-
-// ‖A‖_F of every matrix of A (..., r, c), shape (..., 1, 1).
-at::Tensor frobenius(const at::Tensor& A) { return A.square().sum({-2, -1}, true).sqrt(); }
 }  // namespace
 
 NorMuonOptions::NorMuonOptions(double lr) : lr_(lr) {}
@@ -49,8 +46,7 @@ void NorMuonOptions::check_param(const at::Tensor& p, const std::string& where) 
 
 void NorMuonOptions::update(std::vector<RuleItem>& items) const {
   const NorMuonOptions& o = *this;
-  std::vector<at::Tensor> M, g, W, N_all;
-  std::vector<double> alphas;
+  std::vector<at::Tensor> M, g;
   for (auto& it : items) {
     auto& state = state_of<NorMuonParamState>(it);
     if (!state.momentum_buffer().defined()) {
@@ -67,16 +63,17 @@ void NorMuonOptions::update(std::vector<RuleItem>& items) const {
     auto& X = items[i].param;
     auto& v = state_of<NorMuonParamState>(items[i]).row_second_moment();
     const auto Om = T::as_matrices(O[i], kLayout, kName);
-    T::ema_(v, Om.square().mean(-1, /*keepdim=*/true), o.beta2());  // v ← β₂v + (1−β₂)mean_j O²
-    auto N = Om / (v.sqrt() + o.eps());                              // Ô = O / (√v + ε)
-    N.mul_(frobenius(Om) / (frobenius(N) + o.eps()));                // ‖Ô‖_F = ‖O‖_F
+    const auto ss = fused::row_sum_squares(Om);                          // Σ_j O² per row
+    T::ema_(v, ss / static_cast<double>(Om.size(-1)), o.beta2());        // v ← β₂v + (1−β₂)mean_j O²
+    const auto d = (v.sqrt() + o.eps()).reciprocal();                    // Ô = d·O, d = 1/(√v + ε)
+    const auto norm_O = ss.sum({-2, -1}, true).sqrt();                   // ‖O‖_F
+    const auto norm_N = (ss * d.square()).sum({-2, -1}, true).sqrt();    // ‖Ô‖_F
+    const auto rows = d * (norm_O / (norm_N + o.eps()));                 // ‖Ô‖_F = ‖O‖_F
     const auto shape = T::matrix_shape(X, kLayout, kName);
     const double s = T::shape_scale(o.shape_rule(), shape.first, shape.second);
-    W.push_back(X);
-    N_all.push_back(N.reshape(X.sizes()));
-    alphas.push_back(-o.lr() * s);
+    fused::decay_and_apply_rows_(X, O[i], rows, o.lr(), o.weight_decay(),
+                                 -o.lr() * s);  // W ← W(1 − ηλ) − η s Ô
   }
-  fused::decay_and_apply_(W, N_all, o.lr(), o.weight_decay(), alphas);  // W ← W(1 − ηλ) − η s Ô
 }
 
 }  // namespace specopt

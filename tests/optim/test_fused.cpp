@@ -185,6 +185,40 @@ TEST(Fused, DecayAndApplyMatchesReference) {
   }
 }
 
+TEST(Fused, RowKernelsMatchReference) {
+  // 2-D, a batch of matrices, a conv weight seen as (out, in·kh·kw), odd widths, and a
+  // non-contiguous W (reference path).
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
+  const std::vector<std::vector<int64_t>> shapes = {{5, 7}, {3, 9, 33}, {4, 3, 3, 3}, {1, 16400}};
+  for (const auto dtype : {at::kFloat, at::kDouble}) {
+    for (const auto& shape : shapes) {
+      const auto U = at::randn(shape, gen, at::TensorOptions().dtype(at::kDouble)).to(dtype);
+      const auto Um = U.dim() >= 4 ? U.reshape({U.size(0), -1}) : U;
+      const std::string what = std::string(c10::toString(dtype)) + " " + c10::str(U.sizes());
+      const auto ss = fused::row_sum_squares(Um);
+      expect_close(ss, fused::row_sum_squares_reference(Um), "row sums " + what);
+      const auto d = ss.sqrt().reciprocal();
+      auto W = at::randn_like(U), W2 = W.clone();
+      fused::decay_and_apply_rows_(W, U, d, 0.1, 0.2, -0.3);
+      fused::decay_and_apply_rows_reference_(W2, U, d, 0.1, 0.2, -0.3);
+      expect_close(W, W2, "row update " + what);
+      // The same update on a transposed (non-contiguous) parameter goes through the reference.
+      if (U.dim() == 2) {
+        auto Wt = W2.t().contiguous().t();
+        fused::decay_and_apply_rows_(Wt, U, d, 0.1, 0.2, -0.3);
+        fused::decay_and_apply_rows_reference_(W2, U, d, 0.1, 0.2, -0.3);
+        expect_close(Wt, W2, "row update, strided W " + what);
+      }
+    }
+  }
+  try {
+    fused::decay_and_apply_rows_(at::zeros({3, 4}), at::zeros({3, 4}), at::ones({5}), 0, 0, 1);
+    FAIL() << "5 row factors for 12 elements accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("5 row factors"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Fused, MixedListsTakeEachItemsPath) {
   // float32, float64, a non-contiguous view and an empty tensor in one call.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(15);
