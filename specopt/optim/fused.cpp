@@ -13,6 +13,7 @@
 #include <initializer_list>
 
 #include <specopt/optim/transforms.h>
+#include <specopt/util/torch_compat.h>
 
 namespace specopt {
 namespace fused {
@@ -189,8 +190,62 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
       store(Wv, Wp, d, k);
     });
   });
+  std::vector<size_t> accelerated;
   for (size_t i : p.rest) {
-    adamw_reference_({W[i]}, {g[i]}, {m[i]}, {v[i]}, {steps[i]}, a);
+    if (!W[i].device().is_cpu() && compat::has_fused_adamw(W[i].device())) {
+      accelerated.push_back(i);
+    } else {
+      adamw_reference_({W[i]}, {g[i]}, {m[i]}, {v[i]}, {steps[i]}, a);
+    }
+  }
+  if (!accelerated.empty()) {
+    auto pick = [&](at::TensorList xs) {
+      std::vector<at::Tensor> out;
+      for (size_t i : accelerated) out.push_back(xs[i]);
+      return out;
+    };
+    std::vector<int64_t> t;
+    for (size_t i : accelerated) t.push_back(steps[i]);
+    libtorch_adamw_(pick(W), pick(g), pick(m), pick(v), t, a);
+  }
+}
+
+bool libtorch_adamw_available(const at::Device& device) { return compat::has_fused_adamw(device); }
+
+void libtorch_adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList v,
+                     at::IntArrayRef steps, const AdamArgs& a) {
+  check_sizes("libtorch_adamw_", W.size(), {g.size(), m.size(), v.size(), steps.size()});
+  check_steps("libtorch_adamw_", steps);
+  // LibTorch's kernel takes one device and dtype per call, contiguous tensors.
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < W.size(); ++i) {
+    const bool takes = compat::has_fused_adamw(W[i].device()) && W[i].is_contiguous() &&
+                       g[i].is_contiguous() && m[i].is_contiguous() && v[i].is_contiguous() &&
+                       g[i].scalar_type() == W[i].scalar_type() && W[i].numel() > 0;
+    if (!takes) {
+      adamw_reference_({W[i]}, {g[i]}, {m[i]}, {v[i]}, {steps[i]}, a);
+      continue;
+    }
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& gr) {
+      return W[gr[0]].device() == W[i].device() && W[gr[0]].scalar_type() == W[i].scalar_type();
+    });
+    if (same == groups.end()) {
+      groups.push_back({i});
+    } else {
+      same->push_back(i);
+    }
+  }
+  for (const auto& gr : groups) {
+    std::vector<at::Tensor> Ws, gs, ms, vs;
+    std::vector<int64_t> ts;
+    for (size_t i : gr) {
+      Ws.push_back(W[i]);
+      gs.push_back(g[i]);
+      ms.push_back(m[i]);
+      vs.push_back(v[i]);
+      ts.push_back(steps[i]);
+    }
+    compat::fused_adamw_(Ws, gs, ms, vs, ts, a.lr, a.beta1, a.beta2, a.weight_decay, a.eps);
   }
 }
 

@@ -39,6 +39,14 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
 void adamw_reference_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList v,
                       at::IntArrayRef steps, const AdamArgs& a);
 
+// LibTorch's own fused AdamW (torch.optim.AdamW(fused=True)) on the same lists: what adamw_ runs
+// for CUDA tensors where the linked LibTorch has it (CUDA from 2.0, CPU from 2.4); tensors it
+// cannot take (other devices, non-contiguous) run the reference. `available` says whether it
+// exists for `device` in the linked LibTorch.
+bool libtorch_adamw_available(const at::Device& device);
+void libtorch_adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList v,
+                     at::IntArrayRef steps, const AdamArgs& a);
+
 // Adam's moments and ratio without touching W (SpectralAdam's element-wise part):
 //   m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  returns R = (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε).
 std::vector<at::Tensor> adam_ratio_(at::TensorList g, at::TensorList m, at::TensorList v,

@@ -103,6 +103,28 @@ TEST(Fused, AdamWMatchesReference) {
   }
 }
 
+TEST(Fused, LibTorchFusedAdamWMatchesReference) {
+  // The kernel adamw_ hands CUDA tensors to; on CPU it exists from LibTorch 2.4, so the suite
+  // built against 2.x checks the call (arguments, step convention) without a GPU.
+  if (!fused::libtorch_adamw_available(at::kCPU)) {
+    GTEST_SKIP() << "the linked LibTorch has no fused AdamW on CPU (it has from 2.4)";
+  }
+  const fused::AdamArgs args{1e-2, 0.9, 0.999, 1e-8, 0.1};
+  for (const auto& c : cases()) {
+    List W = prepare(c, false, 1), m = prepare(c, false, 2), v = prepare(c, true, 3);
+    List W2 = clones(W), m2 = clones(m), v2 = clones(v);
+    for (int64_t t = 1; t <= 3; ++t) {
+      const List g = prepare(c, false, 10 + t);
+      const std::vector<int64_t> steps(W.size(), t);
+      fused::libtorch_adamw_(W, g, m, v, steps, args);
+      fused::adamw_reference_(W2, g, m2, v2, steps, args);
+    }
+    expect_lists_close(W, W2, "LibTorch fused AdamW W " + c.name);
+    expect_lists_close(m, m2, "LibTorch fused AdamW m " + c.name);
+    expect_lists_close(v, v2, "LibTorch fused AdamW v " + c.name);
+  }
+}
+
 TEST(Fused, AdamRatioMatchesReference) {
   const fused::AdamArgs args{1e-2, 0.8, 0.95, 1e-6, 0.0};
   for (const auto& c : cases()) {
