@@ -12,6 +12,7 @@ void AdamWOptions::fields(FieldVisitor& v) {
   v("beta2", beta2_, Range::unit);
   v("eps", eps_, Range::nonneg);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("nonfinite", nonfinite_);
 }
 
@@ -40,7 +41,8 @@ void AdamWOptions::update(std::vector<RuleItem>& items) const {
   }
   // One pass over memory for all parameters (fused.h):
   //   W ← W(1 − ηλ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  W ← W − η m̂ / (√v̂ + ε)
-  fused::adamw_(W, g, m, v, steps, {lr(), beta1(), beta2(), eps(), weight_decay()});
+  fused::adamw_(W, g, m, v, steps,
+                {lr(), beta1(), beta2(), eps(), weight_decay(), cautious_weight_decay()});
 }
 
 LionOptions::LionOptions(double lr) : lr_(lr) {}
@@ -50,6 +52,7 @@ void LionOptions::fields(FieldVisitor& v) {
   v("beta1", beta1_, Range::unit);
   v("beta2", beta2_, Range::unit);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("nonfinite", nonfinite_);
 }
 
@@ -65,7 +68,7 @@ void LionOptions::update(std::vector<RuleItem>& items) const {
     m.push_back(state.exp_avg());
   }
   // One pass (fused.h): c = β₁m + (1−β₁)g;  W ← W(1 − ηλ) − η sign(c);  m ← β₂m + (1−β₂)g
-  fused::lion_(W, g, m, {lr(), beta1(), beta2(), weight_decay()});
+  fused::lion_(W, g, m, {lr(), beta1(), beta2(), weight_decay(), cautious_weight_decay()});
 }
 
 }  // namespace specopt

@@ -127,6 +127,27 @@ inline void store(const Vectorized<scalar_t>& x, scalar_t* p, int64_t d, int64_t
   x.store(p + d, static_cast<int>(k));
 }
 
+// Decoupled (or, with `cautious`, cautious) weight decay of W given the update u it will take,
+// W ← W − ηu: the reference of every kernel's decay.
+void decay_reference_(at::Tensor& W, const at::Tensor& u, double lr, double weight_decay,
+                      bool cautious) {
+  if (cautious) {
+    T::cautious_weight_decay_(W, u, lr, weight_decay);  // W ← W − ηλ·1[u ⊙ W ≥ 0]⊙W
+  } else {
+    T::decoupled_weight_decay_(W, lr, weight_decay);    // W ← W(1 − ηλ)
+  }
+}
+
+// The decay factor per lane: 1 − ηλ, or with `cautious` 1 − ηλ·1[u ⊙ W ≥ 0] (u ⊙ W given).
+template <class scalar_t>
+inline Vectorized<scalar_t> decay_lanes(bool cautious, const Vectorized<scalar_t>& plain,
+                                        const Vectorized<scalar_t>& lr_wd,
+                                        const Vectorized<scalar_t>& uW) {
+  if (!cautious) return plain;
+  const Vectorized<scalar_t> zero(0), one(1);
+  return one - lr_wd * uW.ge(zero);
+}
+
 // The factor 1 − ηλ of decoupled weight decay (exactly 1 when there is no decay).
 double decay_factor(double lr, double weight_decay) {
   return lr * weight_decay != 0.0 ? 1.0 - lr * weight_decay : 1.0;
@@ -153,11 +174,11 @@ void adamw_reference_(at::TensorList W, at::TensorList g, at::TensorList m, at::
   check_sizes("adamw_reference_", W.size(), {g.size(), m.size(), v.size(), steps.size()});
   for (size_t i = 0; i < W.size(); ++i) {
     at::Tensor Wi = W[i], mi = m[i], vi = v[i];
-    T::decoupled_weight_decay_(Wi, a.lr, a.weight_decay);  // W ← W(1 − ηλ)
-    T::ema_(mi, g[i], a.beta1);                             // m ← β₁m + (1−β₁)g
-    T::ema_sq_(vi, g[i], a.beta2);                          // v ← β₂v + (1−β₂)g²
-    T::apply_update_(Wi, T::rms_normalize(mi, vi, steps[i], a.beta1, a.beta2, a.eps),
-                     -a.lr);                                // W ← W − η m̂ / (√v̂ + ε)
+    T::ema_(mi, g[i], a.beta1);     // m ← β₁m + (1−β₁)g
+    T::ema_sq_(vi, g[i], a.beta2);  // v ← β₂v + (1−β₂)g²
+    const auto R = T::rms_normalize(mi, vi, steps[i], a.beta1, a.beta2, a.eps);  // m̂/(√v̂ + ε)
+    decay_reference_(Wi, R, a.lr, a.weight_decay, a.cautious);  // W ← W(1 − ηλ)
+    T::apply_update_(Wi, R, -a.lr);                             // W ← W − η R
   }
 }
 
@@ -173,9 +194,9 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
     using scalar_t = decltype(tag);
     using Vec = Vectorized<scalar_t>;
     const double t = static_cast<double>(steps[i]);
-    const Vec decay(decay_factor(a.lr, a.weight_decay)), b1(a.beta1), c1(1.0 - a.beta1),
-        b2(a.beta2), c2(1.0 - a.beta2), eps(a.eps), neg_lr(-a.lr),
-        bc1(1.0 - std::pow(a.beta1, t)), bc2(1.0 - std::pow(a.beta2, t));
+    const Vec decay(decay_factor(a.lr, a.weight_decay)), lr_wd(a.lr * a.weight_decay),
+        b1(a.beta1), c1(1.0 - a.beta1), b2(a.beta2), c2(1.0 - a.beta2), eps(a.eps),
+        neg_lr(-a.lr), bc1(1.0 - std::pow(a.beta1, t)), bc2(1.0 - std::pow(a.beta2, t));
     scalar_t *Wp = ptr<scalar_t>(W[i]) + b, *mp = ptr<scalar_t>(m[i]) + b,
              *vp = ptr<scalar_t>(v[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
@@ -184,7 +205,8 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
       const Vec mv = load(mp, d, k) * b1 + c1 * gv;               // m ← β₁m + (1−β₁)g
       const Vec vv = load(vp, d, k) * b2 + c2 * gv * gv;          // v ← β₂v + (1−β₂)g²
       const Vec R = (mv / bc1) / ((vv / bc2).sqrt() + eps);       // m̂ / (√v̂ + ε)
-      const Vec Wv = load(Wp, d, k) * decay + neg_lr * R;         // W(1 − ηλ) − ηR
+      const Vec w = load(Wp, d, k);
+      const Vec Wv = w * decay_lanes(a.cautious, decay, lr_wd, R * w) + neg_lr * R;  // W(1 − ηλ) − ηR
       store(mv, mp, d, k);
       store(vv, vp, d, k);
       store(Wv, Wp, d, k);
@@ -192,7 +214,7 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
   });
   std::vector<size_t> accelerated;
   for (size_t i : p.rest) {
-    if (!W[i].device().is_cpu() && compat::has_fused_adamw(W[i].device())) {
+    if (!W[i].device().is_cpu() && compat::has_fused_adamw(W[i].device()) && !a.cautious) {
       accelerated.push_back(i);
     } else {
       adamw_reference_({W[i]}, {g[i]}, {m[i]}, {v[i]}, {steps[i]}, a);
@@ -219,7 +241,7 @@ void libtorch_adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::T
   // LibTorch's kernel takes one device and dtype per call, contiguous tensors.
   std::vector<std::vector<size_t>> groups;
   for (size_t i = 0; i < W.size(); ++i) {
-    const bool takes = compat::has_fused_adamw(W[i].device()) && W[i].is_contiguous() &&
+    const bool takes = compat::has_fused_adamw(W[i].device()) && !a.cautious && W[i].is_contiguous() &&
                        g[i].is_contiguous() && m[i].is_contiguous() && v[i].is_contiguous() &&
                        g[i].scalar_type() == W[i].scalar_type() && W[i].numel() > 0;
     if (!takes) {
@@ -304,9 +326,9 @@ void lion_reference_(at::TensorList W, at::TensorList g, at::TensorList m, const
   check_sizes("lion_reference_", W.size(), {g.size(), m.size()});
   for (size_t i = 0; i < W.size(); ++i) {
     at::Tensor Wi = W[i], mi = m[i];
-    const auto c = T::interpolate(mi, g[i], a.beta1);       // c = β₁m + (1−β₁)g
-    T::decoupled_weight_decay_(Wi, a.lr, a.weight_decay);  // W ← W − ηλW
-    T::apply_update_(Wi, c.sign(), -a.lr);                  // W ← W − η sign(c)
+    const auto u = T::interpolate(mi, g[i], a.beta1).sign();  // u = sign(β₁m + (1−β₁)g)
+    decay_reference_(Wi, u, a.lr, a.weight_decay, a.cautious);  // W ← W − ηλW
+    T::apply_update_(Wi, u, -a.lr);                             // W ← W − η u
     T::ema_(mi, g[i], a.beta2);                             // m ← β₂m + (1−β₂)g
   }
 }
@@ -320,15 +342,17 @@ void lion_(at::TensorList W, at::TensorList g, at::TensorList m, const LionArgs&
                                                            int64_t e) {
     using scalar_t = decltype(tag);
     using Vec = Vectorized<scalar_t>;
-    const Vec decay(decay_factor(a.lr, a.weight_decay)), b1(a.beta1), c1(1.0 - a.beta1),
-        b2(a.beta2), c2(1.0 - a.beta2), neg_lr(-a.lr), zero(0);
+    const Vec decay(decay_factor(a.lr, a.weight_decay)), lr_wd(a.lr * a.weight_decay),
+        b1(a.beta1), c1(1.0 - a.beta1), b2(a.beta2), c2(1.0 - a.beta2), neg_lr(-a.lr), zero(0);
     scalar_t *Wp = ptr<scalar_t>(W[i]) + b, *mp = ptr<scalar_t>(m[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
     vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
       const Vec gv = load(gp, d, k), mv = load(mp, d, k);
       const Vec c = mv * b1 + c1 * gv;                   // c = β₁m + (1−β₁)g
       const Vec sign = c.gt(zero) - c.lt(zero);          // sign(c), 0 at 0 (and NaN, as ATen)
-      store(load(Wp, d, k) * decay + neg_lr * sign, Wp, d, k);  // W(1 − ηλ) − η sign(c)
+      const Vec w = load(Wp, d, k);
+      store(w * decay_lanes(a.cautious, decay, lr_wd, sign * w) + neg_lr * sign, Wp, d,
+            k);  // W(1 − ηλ) − η sign(c)
       store(mv * b2 + c2 * gv, mp, d, k);                // m ← β₂m + (1−β₂)g
     });
   });
@@ -420,17 +444,21 @@ std::vector<at::Tensor> ema_direction_(at::TensorList M, at::TensorList g, doubl
 // ---- the update -------------------------------------------------------------------------
 
 void decay_and_apply_reference_(at::TensorList W, at::TensorList U, double lr,
-                                double weight_decay, at::ArrayRef<double> alphas) {
+                                double weight_decay, at::ArrayRef<double> alphas, bool cautious) {
   check_sizes("decay_and_apply_reference_", W.size(), {U.size(), alphas.size()});
   for (size_t i = 0; i < W.size(); ++i) {
     at::Tensor Wi = W[i];
-    T::decoupled_weight_decay_(Wi, lr, weight_decay);  // W ← W(1 − ηλ)
-    T::apply_update_(Wi, U[i], alphas[i]);             // W ← W + αU
+    if (cautious) {
+      T::cautious_weight_decay_(Wi, U[i] * -alphas[i], lr, weight_decay);  // u = −αU/η
+    } else {
+      T::decoupled_weight_decay_(Wi, lr, weight_decay);  // W ← W(1 − ηλ)
+    }
+    T::apply_update_(Wi, U[i], alphas[i]);                                 // W ← W + αU
   }
 }
 
 void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weight_decay,
-                      at::ArrayRef<double> alphas) {
+                      at::ArrayRef<double> alphas, bool cautious) {
   check_sizes("decay_and_apply_", W.size(), {U.size(), alphas.size()});
   const Plan p = plan(W.size(), [&](size_t i) { return fusable({&W[i], &U[i]}) ? &W[i] : nullptr; });
   const double decay_d = decay_factor(lr, weight_decay);
@@ -438,14 +466,18 @@ void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weig
                                                            int64_t e) {
     using scalar_t = decltype(tag);
     using Vec = Vectorized<scalar_t>;
-    const Vec decay(decay_d), alpha(alphas[i]);
+    const Vec decay(decay_d), lr_wd(lr * weight_decay), alpha(alphas[i]), neg_alpha(-alphas[i]);
     scalar_t* Wp = ptr<scalar_t>(W[i]) + b;
     const scalar_t* Up = ptr<scalar_t>(U[i]) + b;
     vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      store(load(Wp, d, k) * decay + alpha * load(Up, d, k), Wp, d, k);  // W(1 − ηλ) + αU
+      const Vec w = load(Wp, d, k), u = load(Up, d, k);
+      store(w * decay_lanes(cautious, decay, lr_wd, neg_alpha * u * w) + alpha * u, Wp, d,
+            k);  // W(1 − ηλ) + αU
     });
   });
-  for (size_t i : p.rest) decay_and_apply_reference_({W[i]}, {U[i]}, lr, weight_decay, {alphas[i]});
+  for (size_t i : p.rest) {
+    decay_and_apply_reference_({W[i]}, {U[i]}, lr, weight_decay, {alphas[i]}, cautious);
+  }
 }
 
 namespace {
@@ -471,36 +503,42 @@ int64_t row_length(const char* who, const at::Tensor& U, const at::Tensor& d) {
 
 void decay_and_apply_rows_reference_(const at::Tensor& W, const at::Tensor& U,
                                      const at::Tensor& d, double lr, double weight_decay,
-                                     double alpha) {
+                                     double alpha, bool cautious) {
   const int64_t cols = row_length("decay_and_apply_rows_reference_", U, d);
   at::Tensor Wm = W;
-  T::decoupled_weight_decay_(Wm, lr, weight_decay);  // W ← W(1 − ηλ)
   if (U.numel() == 0) return;
-  const auto dU = U.reshape({-1, cols}) * d.reshape({-1, 1}).to(U.scalar_type());
-  T::apply_update_(Wm, dU.reshape(W.sizes()), alpha);  // W ← W + α d U
+  const auto dU = (U.reshape({-1, cols}) * d.reshape({-1, 1}).to(U.scalar_type())).reshape(W.sizes());
+  if (cautious) {
+    T::cautious_weight_decay_(Wm, dU * -alpha, lr, weight_decay);  // u = −α d U / η
+  } else {
+    T::decoupled_weight_decay_(Wm, lr, weight_decay);  // W ← W(1 − ηλ)
+  }
+  T::apply_update_(Wm, dU, alpha);                                 // W ← W + α d U
 }
 
 void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::Tensor& d,
-                           double lr, double weight_decay, double alpha) {
+                           double lr, double weight_decay, double alpha, bool cautious) {
   TORCH_CHECK(W.sizes() == U.sizes(), "fused::decay_and_apply_rows_: W ", W.sizes(), " and U ",
               U.sizes(), " differ in shape");
   const int64_t cols = row_length("decay_and_apply_rows_", U, d);
   if (!fusable({&W, &U}) || !fusable({&d}) || d.scalar_type() != U.scalar_type()) {
-    decay_and_apply_rows_reference_(W, U, d, lr, weight_decay, alpha);
+    decay_and_apply_rows_reference_(W, U, d, lr, weight_decay, alpha, cautious);
     return;
   }
   const int64_t rows = d.numel();
   AT_DISPATCH_FLOATING_TYPES(U.scalar_type(), "decay_and_apply_rows_", [&] {
     using Vec = Vectorized<scalar_t>;
-    const Vec decay(decay_factor(lr, weight_decay));
+    const Vec decay(decay_factor(lr, weight_decay)), lr_wd(lr * weight_decay);
     scalar_t* Wp = W.data_ptr<scalar_t>();
     const scalar_t *Up = U.data_ptr<scalar_t>(), *dp = d.data_ptr<scalar_t>();
     for_rows(rows, cols, [&](int64_t r) {
-      const Vec a(static_cast<scalar_t>(alpha) * dp[r]);
+      const Vec a(static_cast<scalar_t>(alpha) * dp[r]), neg_a(-(static_cast<scalar_t>(alpha) * dp[r]));
       scalar_t* Wr = Wp + r * cols;
       const scalar_t* Ur = Up + r * cols;
       vector_loop<scalar_t>(cols, [&](int64_t k, int64_t j) {
-        store(load(Wr, j, k) * decay + a * load(Ur, j, k), Wr, j, k);  // W(1 − ηλ) + α d U
+        const Vec w = load(Wr, j, k), u = load(Ur, j, k);
+        store(w * decay_lanes(cautious, decay, lr_wd, neg_a * u * w) + a * u, Wr, j,
+              k);  // W(1 − ηλ) + α d U
       });
     });
   });

@@ -29,7 +29,12 @@ struct AdamArgs {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;
+  bool cautious = false;  // cautious weight decay: λ only where u ⊙ W ≥ 0 (u = the Adam ratio)
 };
+
+// Every decay below is decoupled, W ← W(1 − ηλ); with `cautious` (arXiv 2510.12402) it is
+// W ← W − ηλ·1[u ⊙ W ≥ 0]⊙W, u being the update the step subtracts (W ← W − ηu), taken before
+// the step.
 
 // For each i, at step t = steps[i] ≥ 1 (already counted):
 //   W ← W(1 − ηλ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
@@ -62,6 +67,7 @@ struct LionArgs {
   double beta1 = 0.9;
   double beta2 = 0.99;
   double weight_decay = 0.0;
+  bool cautious = false;  // u = sign(c)
 };
 
 // c = β₁m + (1−β₁)g;  W ← W(1 − ηλ) − η sign(c);  m ← β₂m + (1−β₂)g.
@@ -88,19 +94,21 @@ std::vector<at::Tensor> ema_direction_reference_(at::TensorList M, at::TensorLis
 // ---- the update -------------------------------------------------------------------------
 
 // W ← W(1 − ηλ) + α·U for each i, with α = alphas[i] (−η·shape scale for a descent step).
+// With `cautious`, u = −αU / η (the sign of −αU decides).
 void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weight_decay,
-                      at::ArrayRef<double> alphas);
+                      at::ArrayRef<double> alphas, bool cautious = false);
 void decay_and_apply_reference_(at::TensorList W, at::TensorList U, double lr,
-                                double weight_decay, at::ArrayRef<double> alphas);
+                                double weight_decay, at::ArrayRef<double> alphas,
+                                bool cautious = false);
 
 // Row-scaled update (NorMuon): W ← W(1 − ηλ) + α·d_r·U, where W and U have the parameter's shape
 // and d holds one factor per row of U's matrix view, i.e. per run of c = U.numel() / d.numel()
 // consecutive elements in row-major order.
 void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::Tensor& d,
-                           double lr, double weight_decay, double alpha);
+                           double lr, double weight_decay, double alpha, bool cautious = false);
 void decay_and_apply_rows_reference_(const at::Tensor& W, const at::Tensor& U,
                                      const at::Tensor& d, double lr, double weight_decay,
-                                     double alpha);
+                                     double alpha, bool cautious = false);
 
 // Σ_j U² of each row of U (..., r, c), shape (..., r, 1), in U's dtype.
 at::Tensor row_sum_squares(const at::Tensor& U);

@@ -42,6 +42,7 @@ void MuonOptions::fields(FieldVisitor& v) {
   v("polar", polar_);
   v("shape_rule", shape_rule_);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("split_qkv", split_qkv_);
   v("nonfinite", nonfinite_);
 }
@@ -77,7 +78,8 @@ void MuonOptions::update(std::vector<RuleItem>& items) const {
   // B ← μB + g;  U = g + μB (Nesterov) or B — one pass (fused.h)
   const auto U = fused::heavy_ball_direction_(B, g, o.momentum(), o.nesterov());
   const auto O = T::polar_map_batched(U, o.polar(), layout, kName);  // O ≈ msign(U)
-  fused::decay_and_apply_(X, O, o.lr(), o.weight_decay(), alphas);  // X ← X(1 − ηλ) − η s O
+  fused::decay_and_apply_(X, O, o.lr(), o.weight_decay(), alphas,
+                          o.cautious_weight_decay());  // X ← X(1 − ηλ) − η s O
 }
 
 }  // namespace specopt

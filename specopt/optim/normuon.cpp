@@ -21,6 +21,7 @@ void NorMuonOptions::fields(FieldVisitor& v) {
   v("polar", polar_);
   v("shape_rule", shape_rule_);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("nonfinite", nonfinite_);
 }
 
@@ -71,8 +72,8 @@ void NorMuonOptions::update(std::vector<RuleItem>& items) const {
     const auto rows = d * (norm_O / (norm_N + o.eps()));                 // ‖Ô‖_F = ‖O‖_F
     const auto shape = T::matrix_shape(X, kLayout, kName);
     const double s = T::shape_scale(o.shape_rule(), shape.first, shape.second);
-    fused::decay_and_apply_rows_(X, O[i], rows, o.lr(), o.weight_decay(),
-                                 -o.lr() * s);  // W ← W(1 − ηλ) − η s Ô
+    fused::decay_and_apply_rows_(X, O[i], rows, o.lr(), o.weight_decay(), -o.lr() * s,
+                                 o.cautious_weight_decay());  // W ← W(1 − ηλ) − η s Ô
   }
 }
 

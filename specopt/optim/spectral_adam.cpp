@@ -11,7 +11,7 @@ namespace T = transforms;
 // s the shape factor of its parameter's matrices. Ψ_1 is the identity: Xᵢ is used as it is.
 void apply_scaled_powers(std::vector<RuleItem>& items, const std::vector<at::Tensor>& Xs,
                          double p, const PowerOptions& power, ShapeRule rule, bool split_qkv,
-                         double lr, double weight_decay, const char* who) {
+                         double lr, double weight_decay, bool cautious, const char* who) {
   const T::MatrixLayout layout{split_qkv, /*allow_vectors=*/p == 1.0};
   const auto U = p == 1.0 ? Xs : T::power_map_batched(Xs, p, power, layout, who);  // Ψ_p(X)
   std::vector<at::Tensor> W;
@@ -25,7 +25,7 @@ void apply_scaled_powers(std::vector<RuleItem>& items, const std::vector<at::Ten
     }
     alphas.push_back(-lr * s);
   }
-  fused::decay_and_apply_(W, U, lr, weight_decay, alphas);  // W ← W(1 − η wd) − η s Ψ_p(X)
+  fused::decay_and_apply_(W, U, lr, weight_decay, alphas, cautious);  // W ← W(1 − η wd) − η s Ψ_p(X)
 }
 
 }  // namespace
@@ -53,6 +53,7 @@ void SpectralAdamOptions::fields(FieldVisitor& v) {
   v("beta2", beta2_, Range::unit);
   v("eps", eps_, Range::nonneg);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("power", power_);
   v("shape_rule", shape_rule_);
   v("split_qkv", split_qkv_);
@@ -96,7 +97,7 @@ void SpectralAdamOptions::update(std::vector<RuleItem>& items) const {
   // m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  R = m̂ / (√v̂ + eps) — one pass (fused.h)
   const auto R = fused::adam_ratio_(g, m, v, steps, {o.lr(), o.beta1(), o.beta2(), o.eps()});
   apply_scaled_powers(items, R, o.p(), o.power(), o.shape_rule(), o.split_qkv(), o.lr(),
-                      o.weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(R)
+                      o.weight_decay(), o.cautious_weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(R)
 }
 
 // ---- SpectralSGD ------------------------------------------------------------------------
@@ -120,6 +121,7 @@ void SpectralSGDOptions::fields(FieldVisitor& v) {
   v("p", p_, Range::unit);
   v("momentum", momentum_, Range::unit);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("power", power_);
   v("shape_rule", shape_rule_);
   v("split_qkv", split_qkv_);
@@ -150,7 +152,7 @@ void SpectralSGDOptions::update(std::vector<RuleItem>& items) const {
                                       o.momentum()));  // buf ← g, then μ buf + g
   }
   apply_scaled_powers(items, buf, o.p(), o.power(), o.shape_rule(), o.split_qkv(), o.lr(),
-                      o.weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(buf)
+                      o.weight_decay(), o.cautious_weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(buf)
 }
 
 }  // namespace specopt

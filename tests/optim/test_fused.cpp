@@ -86,20 +86,32 @@ void expect_lists_close(const List& a, const List& b, const std::string& what) {
   for (size_t i = 0; i < a.size(); ++i) expect_close(a[i], b[i], what + " [" + std::to_string(i) + "]");
 }
 
-TEST(Fused, AdamWMatchesReference) {
-  const fused::AdamArgs args{1e-2, 0.9, 0.999, 1e-8, 0.1};
+using AdamWKernel = void (*)(at::TensorList, at::TensorList, at::TensorList, at::TensorList,
+                            at::IntArrayRef, const fused::AdamArgs&);
+
+// Three steps of `kernel` against the reference, every case.
+void expect_adamw_matches_reference(AdamWKernel kernel, const fused::AdamArgs& args,
+                                    const std::string& name) {
   for (const auto& c : cases()) {
     List W = prepare(c, false, 1), m = prepare(c, false, 2), v = prepare(c, true, 3);
     List W2 = clones(W), m2 = clones(m), v2 = clones(v);
     for (int64_t t = 1; t <= 3; ++t) {
       const List g = prepare(c, false, 10 + t);
       const std::vector<int64_t> steps(W.size(), t);
-      fused::adamw_(W, g, m, v, steps, args);
+      kernel(W, g, m, v, steps, args);
       fused::adamw_reference_(W2, g, m2, v2, steps, args);
     }
-    expect_lists_close(W, W2, "AdamW W " + c.name);
-    expect_lists_close(m, m2, "AdamW m " + c.name);
-    expect_lists_close(v, v2, "AdamW v " + c.name);
+    const std::string what = name + " " + c.name + (args.cautious ? " cautious" : "");
+    expect_lists_close(W, W2, what + " W");
+    expect_lists_close(m, m2, what + " m");
+    expect_lists_close(v, v2, what + " v");
+  }
+}
+
+TEST(Fused, AdamWMatchesReference) {
+  for (const bool cautious : {false, true}) {
+    expect_adamw_matches_reference(fused::adamw_, {1e-2, 0.9, 0.999, 1e-8, 0.1, cautious},
+                                   "AdamW");
   }
 }
 
@@ -109,20 +121,8 @@ TEST(Fused, LibTorchFusedAdamWMatchesReference) {
   if (!fused::libtorch_adamw_available(at::kCPU)) {
     GTEST_SKIP() << "the linked LibTorch has no fused AdamW on CPU (it has from 2.4)";
   }
-  const fused::AdamArgs args{1e-2, 0.9, 0.999, 1e-8, 0.1};
-  for (const auto& c : cases()) {
-    List W = prepare(c, false, 1), m = prepare(c, false, 2), v = prepare(c, true, 3);
-    List W2 = clones(W), m2 = clones(m), v2 = clones(v);
-    for (int64_t t = 1; t <= 3; ++t) {
-      const List g = prepare(c, false, 10 + t);
-      const std::vector<int64_t> steps(W.size(), t);
-      fused::libtorch_adamw_(W, g, m, v, steps, args);
-      fused::adamw_reference_(W2, g, m2, v2, steps, args);
-    }
-    expect_lists_close(W, W2, "LibTorch fused AdamW W " + c.name);
-    expect_lists_close(m, m2, "LibTorch fused AdamW m " + c.name);
-    expect_lists_close(v, v2, "LibTorch fused AdamW v " + c.name);
-  }
+  expect_adamw_matches_reference(fused::libtorch_adamw_, {1e-2, 0.9, 0.999, 1e-8, 0.1},
+                                 "LibTorch fused AdamW");
 }
 
 TEST(Fused, AdamRatioMatchesReference) {
@@ -141,7 +141,8 @@ TEST(Fused, AdamRatioMatchesReference) {
 }
 
 TEST(Fused, LionMatchesReference) {
-  const fused::LionArgs args{1e-3, 0.9, 0.99, 0.5};
+  for (const bool cautious : {false, true}) {
+  const fused::LionArgs args{1e-3, 0.9, 0.99, 0.5, cautious};
   for (const auto& c : cases()) {
     List W = prepare(c, false, 7), m = prepare(c, false, 8);
     List W2 = clones(W), m2 = clones(m);
@@ -150,8 +151,9 @@ TEST(Fused, LionMatchesReference) {
       fused::lion_(W, g, m, args);
       fused::lion_reference_(W2, g, m2, args);
     }
-    expect_lists_close(W, W2, "Lion W " + c.name);
+    expect_lists_close(W, W2, "Lion W " + c.name + (cautious ? " cautious" : ""));
     expect_lists_close(m, m2, "Lion m " + c.name);
+  }
   }
 }
 
@@ -196,14 +198,16 @@ TEST(Fused, EmaDirectionMatchesReference) {
 }
 
 TEST(Fused, DecayAndApplyMatchesReference) {
+  for (const bool cautious : {false, true}) {
   for (const auto& c : cases()) {
     List W = prepare(c, false, 13), W2 = clones(W);
     const List U = prepare(c, false, 14);
     std::vector<double> alphas;
     for (size_t i = 0; i < W.size(); ++i) alphas.push_back(-0.01 * static_cast<double>(i + 1));
-    fused::decay_and_apply_(W, U, 0.02, 0.1, alphas);
-    fused::decay_and_apply_reference_(W2, U, 0.02, 0.1, alphas);
-    expect_lists_close(W, W2, "decay and apply " + c.name);
+    fused::decay_and_apply_(W, U, 0.02, 0.1, alphas, cautious);
+    fused::decay_and_apply_reference_(W2, U, 0.02, 0.1, alphas, cautious);
+    expect_lists_close(W, W2, "decay and apply " + c.name + (cautious ? " cautious" : ""));
+  }
   }
 }
 
@@ -224,6 +228,9 @@ TEST(Fused, RowKernelsMatchReference) {
       fused::decay_and_apply_rows_(W, U, d, 0.1, 0.2, -0.3);
       fused::decay_and_apply_rows_reference_(W2, U, d, 0.1, 0.2, -0.3);
       expect_close(W, W2, "row update " + what);
+      fused::decay_and_apply_rows_(W, U, d, 0.1, 0.2, -0.3, /*cautious=*/true);
+      fused::decay_and_apply_rows_reference_(W2, U, d, 0.1, 0.2, -0.3, /*cautious=*/true);
+      expect_close(W, W2, "cautious row update " + what);
       // The same update on a transposed (non-contiguous) parameter goes through the reference.
       if (U.dim() == 2) {
         auto Wt = W2.t().contiguous().t();
