@@ -382,6 +382,7 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
         {"eps", real(o.eps, 0, false)},
         {"weight_decay", real(o.weight_decay, 0, true)},
         {"vector_weight_decay", real(o.vector_weight_decay, 0, true)},
+        {"cautious_weight_decay", boolean(o.cautious_weight_decay)},
         {"p", real(o.p, 0, true)},
         {"shape_rule", text(o.shape_rule, {"original", "match_rms_adamw", "none"})},
         {"split_qkv", boolean(o.split_qkv)},

@@ -54,6 +54,7 @@ struct OptimizerConfig {
   double eps = 1e-8;
   double weight_decay = 0.0;
   double vector_weight_decay = 0.0;
+  bool cautious_weight_decay = false;  // arXiv 2510.12402, both sides of hybrids
   double p = -1;                // spectral_adam / spectral_sgd: the power (required there)
   std::string shape_rule;       // empty: the preset's default
   bool split_qkv = true;

@@ -63,6 +63,7 @@ nlohmann::json resolved_optimizer(const OptimizerConfig& o) {
           {"eps", o.eps},
           {"weight_decay", o.weight_decay},
           {"vector_weight_decay", o.vector_weight_decay},
+          {"cautious_weight_decay", o.cautious_weight_decay},
           {"p", p},
           {"shape_rule", shape_rule},
           {"split_qkv", o.split_qkv},

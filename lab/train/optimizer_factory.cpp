@@ -190,6 +190,12 @@ std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
   const bool elementwise = o->elementwise();  // AdamW, Lion
   set("lr", text(c.lr));
   set("weight_decay", text(c.weight_decay));
+  if (declares(*o, "cautious_weight_decay")) {
+    set("cautious_weight_decay", c.cautious_weight_decay ? "true" : "false");
+  } else if (c.cautious_weight_decay) {
+    throw std::invalid_argument(std::string("config key 'optimizer.cautious_weight_decay': ") +
+                                o->kind() + " has no cautious_weight_decay");
+  }
   if (declares(*o, "split_qkv")) {
     set("split_qkv", c.split_qkv ? "true" : "false");
   } else if (c.split_qkv && !elementwise) {  // AdamW and Lion see no matrices: nothing to split
@@ -230,7 +236,8 @@ std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                        .beta1(c.beta1)
                        .beta2(c.beta2)
                        .eps(c.eps)
-                       .weight_decay(c.vector_weight_decay);
+                       .weight_decay(c.vector_weight_decay)
+                       .cautious_weight_decay(c.cautious_weight_decay);
   auto partition = partition_parameters(model, partition_options(c));
   return std::make_unique<TrainOptimizer>(
       std::make_unique<HybridOptimizer>(std::move(partition), *rule, vec), schedule_spec);

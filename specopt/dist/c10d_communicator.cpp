@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "specopt/dist/communicator.h"
+#define SPECOPT_COMPAT_C10D
 #include "specopt/util/torch_compat.h"
 
 namespace specopt {

@@ -1,8 +1,8 @@
 #include <specopt/optim/adamw.h>
 
-namespace specopt {
+#include <specopt/optim/fused.h>
 
-namespace T = transforms;
+namespace specopt {
 
 AdamWOptions::AdamWOptions(double lr) : lr_(lr) {}
 
@@ -12,6 +12,7 @@ void AdamWOptions::fields(FieldVisitor& v) {
   v("beta2", beta2_, Range::unit);
   v("eps", eps_, Range::nonneg);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("nonfinite", nonfinite_);
 }
 
@@ -22,25 +23,26 @@ void AdamWOptions::validate() const {
               "1 - beta^t)");
 }
 
-namespace {
-void adamw(const AdamWOptions& o, AdamWParamState& state, at::Tensor& p, const at::Tensor& g) {
-  if (!state.exp_avg().defined()) {
-    state.exp_avg(at::zeros_like(p));
-    state.exp_avg_sq(at::zeros_like(p));
-  }
-  state.step(state.step() + 1);
-
-  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // W ← W(1 − ηλ)
-  T::ema_(state.exp_avg(), g, o.beta1());                   // m ← β₁m + (1−β₁)g
-  T::ema_sq_(state.exp_avg_sq(), g, o.beta2());             // v ← β₂v + (1−β₂)g²
-  const auto R = T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
-                                  o.beta2(), o.eps());      // m̂ / (√v̂ + eps)
-  T::apply_update_(p, R, -o.lr());                          // W ← W − η R
-}
-}  // namespace
-
 void AdamWOptions::update(std::vector<RuleItem>& items) const {
-  for (auto& it : items) adamw(*this, state_of<AdamWParamState>(it), it.param, it.grad);
+  std::vector<at::Tensor> W, g, m, v;
+  std::vector<int64_t> steps;
+  for (auto& it : items) {
+    auto& state = state_of<AdamWParamState>(it);
+    if (!state.exp_avg().defined()) {
+      state.exp_avg(at::zeros_like(it.param));
+      state.exp_avg_sq(at::zeros_like(it.param));
+    }
+    state.step(state.step() + 1);
+    W.push_back(it.param);
+    g.push_back(it.grad);
+    m.push_back(state.exp_avg());
+    v.push_back(state.exp_avg_sq());
+    steps.push_back(state.step());
+  }
+  // One pass over memory for all parameters (fused.h):
+  //   W ← W(1 − ηλ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  W ← W − η m̂ / (√v̂ + ε)
+  fused::adamw_(W, g, m, v, steps,
+                {lr(), beta1(), beta2(), eps(), weight_decay(), cautious_weight_decay()});
 }
 
 LionOptions::LionOptions(double lr) : lr_(lr) {}
@@ -50,24 +52,23 @@ void LionOptions::fields(FieldVisitor& v) {
   v("beta1", beta1_, Range::unit);
   v("beta2", beta2_, Range::unit);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("nonfinite", nonfinite_);
 }
 
 void LionOptions::validate() const { validate_fields(*this, "LionOptions"); }
 
-namespace {
-void lion(const LionOptions& o, LionParamState& state, at::Tensor& p, const at::Tensor& g) {
-  if (!state.exp_avg().defined()) state.exp_avg(at::zeros_like(p));
-
-  const auto c = T::interpolate(state.exp_avg(), g, o.beta1());  // c = β₁m + (1−β₁)g
-  T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());       // W ← W − ηλW
-  T::apply_update_(p, c.sign(), -o.lr());                        // W ← W − η sign(c)
-  T::ema_(state.exp_avg(), g, o.beta2());                        // m ← β₂m + (1−β₂)g
-}
-}  // namespace
-
 void LionOptions::update(std::vector<RuleItem>& items) const {
-  for (auto& it : items) lion(*this, state_of<LionParamState>(it), it.param, it.grad);
+  std::vector<at::Tensor> W, g, m;
+  for (auto& it : items) {
+    auto& state = state_of<LionParamState>(it);
+    if (!state.exp_avg().defined()) state.exp_avg(at::zeros_like(it.param));
+    W.push_back(it.param);
+    g.push_back(it.grad);
+    m.push_back(state.exp_avg());
+  }
+  // One pass (fused.h): c = β₁m + (1−β₁)g;  W ← W(1 − ηλ) − η sign(c);  m ← β₂m + (1−β₂)g
+  fused::lion_(W, g, m, {lr(), beta1(), beta2(), weight_decay(), cautious_weight_decay()});
 }
 
 }  // namespace specopt

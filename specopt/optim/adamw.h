@@ -45,6 +45,8 @@ struct AdamWOptions : public RuleOptionsBase<AdamWOptions, AdamWParamState> {
   TORCH_ARG(double, beta2) = 0.999;
   TORCH_ARG(double, eps) = 1e-8;
   TORCH_ARG(double, weight_decay) = 1e-2;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
 
  public:
   void fields(FieldVisitor& v) override;
@@ -72,6 +74,8 @@ struct LionOptions : public RuleOptionsBase<LionOptions, LionParamState> {
   TORCH_ARG(double, beta1) = 0.9;
   TORCH_ARG(double, beta2) = 0.99;
   TORCH_ARG(double, weight_decay) = 0.0;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
 
  public:
   void fields(FieldVisitor& v) override;

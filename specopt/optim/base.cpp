@@ -7,6 +7,7 @@
 #include <c10/core/GradMode.h>
 
 #include <specopt/matfun/validate.h>
+#include <specopt/optim/fused.h>
 
 namespace specopt {
 
@@ -126,18 +127,8 @@ namespace detail {
 
 int64_t first_nonfinite(const std::vector<at::Tensor>& grads) {
   if (grads.empty()) return -1;
-  const auto device = grads.front().device();
-  std::vector<at::Tensor> flags;
-  flags.reserve(grads.size());
-  for (const auto& g : grads) flags.push_back(at::isfinite(g).all().to(device));
-  // The one device → host transfer; then the flags are plain host memory.
-  ++host_reads;
-  const auto ok = at::stack(flags).to(at::kCPU);
-  const auto* data = ok.data_ptr<bool>();
-  for (size_t i = 0; i < grads.size(); ++i) {
-    if (!data[i]) return static_cast<int64_t>(i);
-  }
-  return -1;
+  ++host_reads;  // at most one device → host transfer (none for CPU tensors)
+  return fused::first_nonfinite(grads);
 }
 
 }  // namespace detail

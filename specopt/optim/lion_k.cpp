@@ -1,6 +1,7 @@
 #include <specopt/optim/lion_k.h>
 
 #include <specopt/maps/registry.h>
+#include <specopt/optim/fused.h>
 
 #include <algorithm>
 
@@ -29,6 +30,7 @@ void LionKOptions::fields(FieldVisitor& v) {
   v("beta_pol", beta_pol_, Range::unit);
   v("beta_nes", beta_nes_);  // range checked below: it depends on beta_pol
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("implicit_weight_decay", implicit_weight_decay_);
   v("split_qkv", split_qkv_);
   v("nonfinite", nonfinite_);
@@ -43,6 +45,9 @@ void LionKOptions::validate() const {
               beta_nes(), " (must be in [0, 1], or up to 1/beta_pol = beta1/beta2 with Lion's "
               "spelling lion_betas(beta1, beta2))");
   TORCH_CHECK(map() != nullptr, "Invalid LionKOptions.map: null");
+  TORCH_CHECK(!(cautious_weight_decay() && implicit_weight_decay()),
+              "Invalid LionKOptions.cautious_weight_decay: true together with "
+              "implicit_weight_decay (cautious decay is decoupled decay with a mask; choose one)");
 }
 
 void LionKOptions::check_param(const at::Tensor& p, const std::string& where) const {
@@ -59,15 +64,16 @@ void lion_k(const LionKOptions& o, LionKParamState& state, at::Tensor& p, const 
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/true};
   if (!state.momentum().defined()) state.momentum(at::zeros_like(p));
 
-  auto& M = T::ema_(state.momentum(), g, o.beta_pol(), -1.0);        // M ← β_pol M − (1−β_pol) g
-  const auto M_tilde = T::interpolate(M, g, o.beta_nes(), -1.0);     // M̃ = β_nes M − (1−β_nes) g
+  // M ← β_pol M − (1−β_pol) g;  M̃ = β_nes M − (1−β_nes) g — one pass (fused.h)
+  const auto M_tilde =
+      fused::ema_direction_({state.momentum()}, {g}, o.beta_pol(), true, o.beta_nes(), -1.0)[0];
   const auto D = T::convex_map_grad(M_tilde, *o.map(), layout, LionKOptions::kName);  // ∇K(M̃)
   if (o.implicit_weight_decay()) {
     T::apply_update_(p, D, o.lr());                          // X ← X + η∇K(M̃)
     T::implicit_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X / (1 + ηλ)
   } else {
-    T::decoupled_weight_decay_(p, o.lr(), o.weight_decay());  // X ← X − ηλX
-    T::apply_update_(p, D, o.lr());                           // X ← X + η∇K(M̃)
+    fused::decay_and_apply_({p}, {D}, o.lr(), o.weight_decay(), {o.lr()},
+                            o.cautious_weight_decay());  // X(1 − ηλ) + η∇K(M̃)
   }
 }
 }  // namespace

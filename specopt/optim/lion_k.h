@@ -54,6 +54,8 @@ struct LionKOptions : public RuleOptionsBase<LionKOptions, LionKParamState> {
   TORCH_ARG(double, beta_pol) = 0.95;
   TORCH_ARG(double, beta_nes) = 0.95;
   TORCH_ARG(double, weight_decay) = 0.0;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(bool, implicit_weight_decay) = false;
   TORCH_ARG(bool, split_qkv) = false;
 

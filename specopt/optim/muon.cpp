@@ -1,5 +1,7 @@
 #include <specopt/optim/muon.h>
 
+#include <specopt/optim/fused.h>
+
 namespace specopt {
 
 MuonOptions::MuonOptions(double lr) : lr_(lr) {}
@@ -40,6 +42,7 @@ void MuonOptions::fields(FieldVisitor& v) {
   v("polar", polar_);
   v("shape_rule", shape_rule_);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("split_qkv", split_qkv_);
   v("nonfinite", nonfinite_);
 }
@@ -61,21 +64,22 @@ void MuonOptions::update(std::vector<RuleItem>& items) const {
   const MuonOptions& o = *this;
   namespace T = transforms;
   const T::MatrixLayout layout{o.split_qkv(), /*allow_vectors=*/false};
-  std::vector<at::Tensor> U;
+  std::vector<at::Tensor> X, B, g;
+  std::vector<double> alphas;
   for (auto& it : items) {
     auto& state = state_of<MuonParamState>(it);
     if (!state.momentum_buffer().defined()) state.momentum_buffer(at::zeros_like(it.param));
-    auto& B = T::heavy_ball_(state.momentum_buffer(), it.grad, o.momentum());  // B ← μB + g
-    U.push_back(o.nesterov() ? T::nesterov(it.grad, B, o.momentum()) : B);     // U = g + μB
+    X.push_back(it.param);
+    B.push_back(state.momentum_buffer());
+    g.push_back(it.grad);
+    const auto shape = T::matrix_shape(it.param, layout, kName);
+    alphas.push_back(-o.lr() * T::shape_scale(o.shape_rule(), shape.first, shape.second));
   }
+  // B ← μB + g;  U = g + μB (Nesterov) or B — one pass (fused.h)
+  const auto U = fused::heavy_ball_direction_(B, g, o.momentum(), o.nesterov());
   const auto O = T::polar_map_batched(U, o.polar(), layout, kName);  // O ≈ msign(U)
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto& X = items[i].param;
-    const auto shape = T::matrix_shape(X, layout, kName);
-    const double s = T::shape_scale(o.shape_rule(), shape.first, shape.second);
-    T::decoupled_weight_decay_(X, o.lr(), o.weight_decay());  // X ← X − ηλX
-    T::apply_update_(X, O[i], -o.lr() * s);                   // X ← X − η s O
-  }
+  fused::decay_and_apply_(X, O, o.lr(), o.weight_decay(), alphas,
+                          o.cautious_weight_decay());  // X ← X(1 − ηλ) − η s O
 }
 
 }  // namespace specopt

@@ -54,6 +54,8 @@ struct MuonOptions : public RuleOptionsBase<MuonOptions, MuonParamState> {
                                        .bf16_where_fast(true);
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::original;
   TORCH_ARG(double, weight_decay) = 0.0;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(bool, split_qkv) = false;
 
  public:

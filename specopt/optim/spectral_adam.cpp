@@ -1,24 +1,31 @@
 #include <specopt/optim/spectral_adam.h>
 
+#include <specopt/optim/fused.h>
+
 namespace specopt {
 
 namespace {
 namespace T = transforms;
 
-// s·Ψ_p(Xᵢ) for every update Xᵢ of a group (same-sized matrices batched), each times the
-// shape factor of its parameter's matrices.
-std::vector<at::Tensor> scaled_powers(const std::vector<at::Tensor>& Xs, double p,
-                                      const PowerOptions& power, ShapeRule rule, bool split_qkv,
-                                      const char* who) {
+// W ← W(1 − η wd) − η s Ψ_p(Xᵢ) for every update Xᵢ of a group (same-sized matrices batched),
+// s the shape factor of its parameter's matrices. Ψ_1 is the identity: Xᵢ is used as it is.
+void apply_scaled_powers(std::vector<RuleItem>& items, const std::vector<at::Tensor>& Xs,
+                         double p, const PowerOptions& power, ShapeRule rule, bool split_qkv,
+                         double lr, double weight_decay, bool cautious, const char* who) {
   const T::MatrixLayout layout{split_qkv, /*allow_vectors=*/p == 1.0};
-  auto out = T::power_map_batched(Xs, p, power, layout, who);
-  if (rule != ShapeRule::none) {
-    for (auto& O : out) {
-      const auto shape = T::matrix_shape(O, layout, who);
-      O.mul_(T::shape_scale(rule, shape.first, shape.second));
+  const auto U = p == 1.0 ? Xs : T::power_map_batched(Xs, p, power, layout, who);  // Ψ_p(X)
+  std::vector<at::Tensor> W;
+  std::vector<double> alphas;
+  for (size_t i = 0; i < items.size(); ++i) {
+    W.push_back(items[i].param);
+    double s = 1.0;
+    if (rule != ShapeRule::none) {
+      const auto shape = T::matrix_shape(U[i], layout, who);
+      s = T::shape_scale(rule, shape.first, shape.second);
     }
+    alphas.push_back(-lr * s);
   }
-  return out;
+  fused::decay_and_apply_(W, U, lr, weight_decay, alphas, cautious);  // W ← W(1 − η wd) − η s Ψ_p(X)
 }
 
 }  // namespace
@@ -46,6 +53,7 @@ void SpectralAdamOptions::fields(FieldVisitor& v) {
   v("beta2", beta2_, Range::unit);
   v("eps", eps_, Range::nonneg);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("power", power_);
   v("shape_rule", shape_rule_);
   v("split_qkv", split_qkv_);
@@ -72,7 +80,8 @@ void SpectralAdamOptions::check_param(const at::Tensor& p, const std::string& wh
 
 void SpectralAdamOptions::update(std::vector<RuleItem>& items) const {
   const SpectralAdamOptions& o = *this;
-  std::vector<at::Tensor> R;
+  std::vector<at::Tensor> g, m, v;
+  std::vector<int64_t> steps;
   for (auto& it : items) {
     auto& state = state_of<SpectralAdamParamState>(it);
     if (!state.exp_avg().defined()) {
@@ -80,18 +89,15 @@ void SpectralAdamOptions::update(std::vector<RuleItem>& items) const {
       state.exp_avg_sq(at::zeros_like(it.param));
     }
     state.step(state.step() + 1);
-    T::ema_(state.exp_avg(), it.grad, o.beta1());      // m ← β₁m + (1−β₁)g
-    T::ema_sq_(state.exp_avg_sq(), it.grad, o.beta2());  // v ← β₂v + (1−β₂)g²
-    R.push_back(T::rms_normalize(state.exp_avg(), state.exp_avg_sq(), state.step(), o.beta1(),
-                                 o.beta2(), o.eps()));  // R = m̂ / (√v̂ + eps)
+    g.push_back(it.grad);
+    m.push_back(state.exp_avg());
+    v.push_back(state.exp_avg_sq());
+    steps.push_back(state.step());
   }
-  const auto U = scaled_powers(R, o.p(), o.power(), o.shape_rule(), o.split_qkv(),
-                               kName);                  // s·Ψ_p(R)
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto& W = items[i].param;
-    T::decoupled_weight_decay_(W, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
-    T::apply_update_(W, U[i], -o.lr());                       // W ← W − η s Ψ_p(R)
-  }
+  // m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  R = m̂ / (√v̂ + eps) — one pass (fused.h)
+  const auto R = fused::adam_ratio_(g, m, v, steps, {o.lr(), o.beta1(), o.beta2(), o.eps()});
+  apply_scaled_powers(items, R, o.p(), o.power(), o.shape_rule(), o.split_qkv(), o.lr(),
+                      o.weight_decay(), o.cautious_weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(R)
 }
 
 // ---- SpectralSGD ------------------------------------------------------------------------
@@ -115,6 +121,7 @@ void SpectralSGDOptions::fields(FieldVisitor& v) {
   v("p", p_, Range::unit);
   v("momentum", momentum_, Range::unit);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("power", power_);
   v("shape_rule", shape_rule_);
   v("split_qkv", split_qkv_);
@@ -144,13 +151,8 @@ void SpectralSGDOptions::update(std::vector<RuleItem>& items) const {
     buf.push_back(T::heavy_ball_init_(state.momentum_buffer(), it.grad,
                                       o.momentum()));  // buf ← g, then μ buf + g
   }
-  const auto U = scaled_powers(buf, o.p(), o.power(), o.shape_rule(), o.split_qkv(),
-                               kName);          // s·Ψ_p(buf)
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto& W = items[i].param;
-    T::decoupled_weight_decay_(W, o.lr(), o.weight_decay());  // W ← W(1 − η wd)
-    T::apply_update_(W, U[i], -o.lr());                       // W ← W − η s Ψ_p(buf)
-  }
+  apply_scaled_powers(items, buf, o.p(), o.power(), o.shape_rule(), o.split_qkv(), o.lr(),
+                      o.weight_decay(), o.cautious_weight_decay(), kName);  // W ← W(1 − η wd) − η s Ψ_p(buf)
 }
 
 }  // namespace specopt

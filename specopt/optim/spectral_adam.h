@@ -53,6 +53,8 @@ struct SpectralAdamOptions : public RuleOptionsBase<SpectralAdamOptions, Spectra
   TORCH_ARG(double, beta2) = 0.95;
   TORCH_ARG(double, eps) = 1e-8;
   TORCH_ARG(double, weight_decay) = 0.0;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(PowerOptions, power) = {};
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::none;
   TORCH_ARG(bool, split_qkv) = false;
@@ -92,6 +94,8 @@ struct SpectralSGDOptions : public RuleOptionsBase<SpectralSGDOptions, SpectralS
   TORCH_ARG(double, p) = 1.0;
   TORCH_ARG(double, momentum) = 0.9;
   TORCH_ARG(double, weight_decay) = 0.0;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(PowerOptions, power) = {};
   TORCH_ARG(ShapeRule, shape_rule) = ShapeRule::none;
   TORCH_ARG(bool, split_qkv) = false;

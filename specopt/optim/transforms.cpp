@@ -227,6 +227,13 @@ at::Tensor& decoupled_weight_decay_(at::Tensor& X, double lr, double weight_deca
   return X;
 }
 
+at::Tensor& cautious_weight_decay_(at::Tensor& X, const at::Tensor& u, double lr,
+                                   double weight_decay) {
+  if (lr * weight_decay == 0.0) return X;
+  const auto agree = (u * X).ge(0).to(X.scalar_type());  // 1[u ⊙ X ≥ 0]
+  return X.mul_(1.0 - lr * weight_decay * agree);
+}
+
 at::Tensor& implicit_weight_decay_(at::Tensor& X, double lr, double weight_decay) {
   if (lr * weight_decay != 0.0) X.div_(1.0 + lr * weight_decay);
   return X;

@@ -138,6 +138,11 @@ double shape_scale(ShapeRule rule, int64_t rows, int64_t cols);
 // Explicit decoupled decay X ← X − ηλX = X·(1 − ηλ). No-op for ηλ = 0.
 at::Tensor& decoupled_weight_decay_(at::Tensor& X, double lr, double weight_decay);
 
+// Cautious weight decay (arXiv 2510.12402): X ← X − ηλ·1[u ⊙ X ≥ 0]⊙X, decaying only the
+// coordinates where the update u (the direction subtracted: X ← X − ηu) agrees in sign with X.
+at::Tensor& cautious_weight_decay_(at::Tensor& X, const at::Tensor& u, double lr,
+                                   double weight_decay);
+
 // Implicit decay X ← X / (1 + ηλ) (Lion-K's implicit variant; applied after the update).
 at::Tensor& implicit_weight_decay_(at::Tensor& X, double lr, double weight_decay);
 

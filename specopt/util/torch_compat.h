@@ -2,7 +2,66 @@
 // Differences between the LibTorch versions specopt builds against (Debian 12's 1.13, Debian
 // 13's 2.6, PyTorch wheels' 2.x) live here and only here; the rest of the tree calls these
 // functions and has no version tests of its own.
+//
+// Two sections: tensor operations (any file), and c10d (only where SPECOPT_COMPAT_C10D is
+// defined before the include: the specopt::dist sources, the only ones that use c10d).
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
+
+#include <vector>
+
+// ---- tensor operations ----------------------------------------------------------------------
+
+// LibTorch's fused AdamW kernel (what torch.optim.AdamW(fused=True) runs): CUDA from 2.0, CPU
+// from 2.4; 1.x has none.
+#if __has_include(<ATen/ops/_fused_adamw.h>)
+#include <ATen/ops/_fused_adamw.h>
+#define SPECOPT_TORCH_HAS_FUSED_ADAMW 1
+#else
+#define SPECOPT_TORCH_HAS_FUSED_ADAMW 0
+#endif
+
+namespace specopt {
+namespace compat {
+
+inline bool has_fused_adamw(const at::Device& device) {
+#if SPECOPT_TORCH_HAS_FUSED_ADAMW
+  if (device.is_cuda()) return true;
+  if (device.is_cpu()) return TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4;
+#endif
+  (void)device;
+  return false;
+}
+
+// One call of LibTorch's fused AdamW over tensors of one device and dtype, contiguous, at the
+// given (already counted) steps. Refused where has_fused_adamw(device) is false.
+inline void fused_adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList v,
+                         at::IntArrayRef steps, double lr, double beta1, double beta2,
+                         double weight_decay, double eps) {
+  TORCH_CHECK(!W.empty() && has_fused_adamw(W[0].device()), "LibTorch ", TORCH_VERSION,
+              " has no fused AdamW kernel for ", W.empty() ? std::string("no tensors")
+                                                         : W[0].device().str());
+#if SPECOPT_TORCH_HAS_FUSED_ADAMW
+  std::vector<at::Tensor> state_steps;
+  for (const int64_t t : steps) {
+    state_steps.push_back(at::full({}, static_cast<double>(t),
+                                   at::TensorOptions().dtype(at::kFloat).device(W[0].device())));
+  }
+  at::_fused_adamw_(W, g, m, v, /*max_exp_avg_sqs=*/{}, state_steps, lr, beta1, beta2,
+                    weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+#else
+  (void)g, (void)m, (void)v, (void)steps, (void)lr, (void)beta1, (void)beta2;
+  (void)weight_decay, (void)eps;
+#endif
+}
+
+}  // namespace compat
+}  // namespace specopt
+
+// ---- c10d ---------------------------------------------------------------------------------
+
+#ifdef SPECOPT_COMPAT_C10D
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <atomic>
@@ -49,3 +108,5 @@ inline c10::intrusive_ptr<c10d::TCPStore> make_tcp_store(const std::string& host
 
 }  // namespace compat
 }  // namespace specopt
+
+#endif  // SPECOPT_COMPAT_C10D

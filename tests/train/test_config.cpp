@@ -46,11 +46,14 @@ TEST(TrainConfig, DefaultsAndValues) {
 TEST(TrainConfig, SetOverrides) {
   const auto c = L::parse_train_config("[optimizer]\nlr=0.02\n",
                                        {"optimizer.lr=0.5", "optimizer.name=msgds",
-                                        "train.steps=7", "optimizer.nesterov=false"});
+                                        "train.steps=7", "optimizer.nesterov=false",
+                                        "optimizer.cautious_weight_decay=true"});
   EXPECT_EQ(c.optimizer.lr, 0.5);
   EXPECT_EQ(c.optimizer.name, "msgds");
   EXPECT_EQ(c.steps, 7);
   EXPECT_FALSE(c.optimizer.nesterov);
+  EXPECT_TRUE(c.optimizer.cautious_weight_decay);
+  EXPECT_FALSE(L::parse_train_config("", {}).optimizer.cautious_weight_decay);
   expect_refused("", "--set 'lr=1'", {"lr=1"});
   expect_refused("", "optimizer.lrr", {"optimizer.lrr=1"});
 }
