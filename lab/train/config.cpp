@@ -287,7 +287,7 @@ void apply_set(toml::table& root, const std::string& set) {
 std::vector<std::string> optimizer_names() {
   return {"muon",  "adamw", "lion",  "lionk", "adam",  "adams",         "adamq",
           "adamz", "msgd",  "msgds", "msgdq", "msgdz", "spectral_adam", "spectral_sgd",
-          "normuon"};
+          "normuon", "adamuon"};
 }
 
 namespace {

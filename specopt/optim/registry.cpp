@@ -6,6 +6,7 @@
 #include <cctype>
 #include <functional>
 
+#include <specopt/optim/adamuon.h>
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
@@ -43,6 +44,8 @@ const std::vector<Entry>& entries() {
                                [] { return MuonOptions(); }),
       entry<NorMuon, NorMuonOptions>("NorMuon", "Muon + per-row second moment, update norm kept (arXiv 2510.05491)",
                                      [] { return NorMuonOptions(); }),
+      entry<AdaMuon, AdaMuonOptions>("AdaMuon", "Muon on sign(momentum) + element-wise second moment, Adam's RMS (arXiv 2507.11005)",
+                                     [] { return AdaMuonOptions(); }),
       entry<LionK, LionKOptions>("LionK", "Lion-K with any convex map K (see convex maps)",
                                  [] { return LionKOptions(); }),
       entry<SpectralAdam, SA>("SpectralAdam", "RMS-normalised update followed by U Σ^p Vᵀ (arXiv 2602.04669)",
