@@ -25,6 +25,7 @@
 #include <specopt/matfun/polar.h>
 #include <specopt/optim/base.h>
 #include <specopt/optim/fields.h>
+#include <specopt/optim/polar_defaults.h>
 
 namespace specopt {
 
@@ -51,12 +52,7 @@ struct AdaMuonOptions : public RuleOptionsBase<AdaMuonOptions, AdaMuonParamState
   TORCH_ARG(double, beta2) = 0.999;
   TORCH_ARG(double, eps) = 1e-8;
   TORCH_ARG(double, rms) = 0.2;
-  TORCH_ARG(PolarOptions, polar) = PolarOptions()
-                                       .method(PolarMethod::newton_schulz)
-                                       .schedule(NsSchedule::jordan())
-                                       .steps(5)
-                                       .eps(1e-7)
-                                       .bf16_where_fast(true);
+  TORCH_ARG(PolarOptions, polar) = reference_muon_polar();
   TORCH_ARG(double, weight_decay) = 0.01;
   TORCH_ARG(bool, split_qkv) = false;
 
