@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace specopt {
 namespace lab {
@@ -49,9 +50,30 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   const auto q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
   auto att = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
   const auto future = at::ones({T, T}, x.options().dtype(at::kBool)).triu(1);
-  att = at::softmax(att.masked_fill(future, -std::numeric_limits<float>::infinity()), -1);
+  att = att.masked_fill(future, -std::numeric_limits<float>::infinity());
+  max_logits = att.detach().amax({0, 2, 3});  // [n_head]: what QK-clip looks at
+  att = at::softmax(att, -1);
   auto y = at::matmul(att, v).transpose(1, 2).contiguous().view({B, T, C});
   return proj->forward(y);
+}
+
+int64_t CausalSelfAttentionImpl::qk_clip(double tau, const at::Tensor& maxima) {
+  TORCH_CHECK(tau > 0, "qk_clip: tau must be > 0, got ", tau);
+  TORCH_CHECK(maxima.dim() == 1 && maxima.size(0) == n_head, "qk_clip: expected ", n_head,
+              " per-head maxima, got shape ", maxima.sizes());
+  const auto host = maxima.detach().to(at::kCPU, at::kDouble).contiguous();
+  const auto* m = host.data_ptr<double>();
+  const int64_t d = qkv->weight.size(1), hd = d / n_head;
+  at::NoGradGuard no_grad;
+  int64_t clipped = 0;
+  for (int64_t h = 0; h < n_head; ++h) {
+    if (!(m[h] > tau)) continue;  // NaN or at most tau: untouched
+    const double factor = std::sqrt(tau / m[h]);
+    qkv->weight.narrow(0, h * hd, hd).mul_(factor);      // W_q of head h
+    qkv->weight.narrow(0, d + h * hd, hd).mul_(factor);  // W_k of head h
+    ++clipped;
+  }
+  return clipped;
 }
 
 BlockImpl::BlockImpl(int64_t d_model, int64_t n_head) {
@@ -103,6 +125,24 @@ at::Tensor GPTImpl::forward(const at::Tensor& ids) {
   for (const auto& b : *blocks) x = b->as<BlockImpl>()->forward(x);
   x = ln_f->forward(x);
   return at::matmul(x, wte->weight.t());  // tied output projection
+}
+
+at::Tensor GPTImpl::max_logits() const {
+  std::vector<at::Tensor> rows;
+  for (const auto& b : *blocks) {
+    const auto& m = b->as<BlockImpl>()->attn->max_logits;
+    TORCH_CHECK(m.defined(), "GPT: no max logits before the first forward");
+    rows.push_back(m);
+  }
+  return at::stack(rows);
+}
+
+int64_t GPTImpl::qk_clip(double tau, const at::Tensor& maxima) {
+  TORCH_CHECK(maxima.dim() == 2 && maxima.size(0) == config_.n_layer, "GPT::qk_clip: expected [",
+              config_.n_layer, ", ", config_.n_head, "] maxima, got ", maxima.sizes());
+  int64_t clipped = 0, i = 0;
+  for (const auto& b : *blocks) clipped += b->as<BlockImpl>()->attn->qk_clip(tau, maxima[i++]);
+  return clipped;
 }
 
 int64_t count_parameters(const torch::nn::Module& module) {

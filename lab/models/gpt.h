@@ -43,8 +43,16 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(int64_t d_model, int64_t n_head);
   at::Tensor forward(const at::Tensor& x);  // [B, T, d] → [B, T, d]
+  // MuonClip's QK-clip (Kimi K2, arXiv 2507.20534): each head h whose maximum logit max_h
+  // exceeds tau has its query and key rows of qkv scaled by sqrt(tau / max_h), so its logits
+  // (bilinear in W_q and W_k) scale by tau / max_h and their maximum becomes tau; the other
+  // heads and the value rows are not touched. `max_logits` [n_head]. Returns the heads clipped.
+  int64_t qk_clip(double tau, const at::Tensor& max_logits);
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
   int64_t n_head;
+  // Per head, the largest attention logit q·k/√d_head of the last forward over its batch and
+  // the causal (unmasked) positions, [n_head], detached; undefined before the first forward.
+  at::Tensor max_logits;
 };
 TORCH_MODULE(CausalSelfAttention);
 
@@ -64,6 +72,12 @@ class GPTImpl : public torch::nn::Module {
   // ids: int64 [B, T] with T <= context → logits [B, T, vocab_size].
   at::Tensor forward(const at::Tensor& ids);
   const GPTConfig& config() const { return config_; }
+  // Every block's per-head max logits of the last forward, [n_layer, n_head] (MuonClip).
+  at::Tensor max_logits() const;
+  // QK-clip (CausalSelfAttentionImpl::qk_clip) of every block with `max_logits`
+  // [n_layer, n_head] (those of max_logits(), or their maximum over data-parallel ranks).
+  // Returns the heads clipped; tau > 0.
+  int64_t qk_clip(double tau, const at::Tensor& max_logits);
 
  private:
   GPTConfig config_;

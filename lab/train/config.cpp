@@ -287,7 +287,7 @@ void apply_set(toml::table& root, const std::string& set) {
 std::vector<std::string> optimizer_names() {
   return {"muon",  "adamw", "lion",  "lionk", "adam",  "adams",         "adamq",
           "adamz", "msgd",  "msgds", "msgdq", "msgdz", "spectral_adam", "spectral_sgd",
-          "normuon"};
+          "normuon", "adamuon", "polargrad"};
 }
 
 namespace {
@@ -389,7 +389,8 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
         {"map", text(o.map)},
         {"slice_min_numel", integer(o.slice_min_numel, 0)},
         {"adamw_patterns", patterns(o.adamw_patterns)},
-        {"spectral_patterns", patterns(o.spectral_patterns)}}},
+        {"spectral_patterns", patterns(o.spectral_patterns)},
+        {"qk_clip_tau", real(o.qk_clip_tau, 0, true)}}},
       {"schedule",
        {{"name", text(s.name, {"constant", "warmup_cosine", "wsd"})},
         {"warmup", steps_or_fraction(s.warmup)},
@@ -445,6 +446,10 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
   }
   if (m.kind != "gpt" && d.dataset != "fashion_mnist") {
     bad("model.kind", "'" + m.kind + "' needs data.dataset = 'fashion_mnist', got '" + d.dataset + "'");
+  }
+  if (o.qk_clip_tau > 0 && m.kind != "gpt") {
+    bad("optimizer.qk_clip_tau", "QK-clip rescales attention weights: model.kind = '" + m.kind +
+                                     "' has none (use gpt, or 0 to turn it off)");
   }
   if (m.kind == "gpt" && m.d_model % m.n_head != 0) {
     bad("model.d_model", std::to_string(m.d_model) + " is not divisible by model.n_head = " +

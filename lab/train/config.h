@@ -7,7 +7,8 @@
 //   [model]      kind = "gpt" | "mlp" | "cnn", sizes
 //   [data]       dataset = "brown" | "fashion_mnist", dir, limits, eval batches
 //   [optimizer]  name (muon, adamw, lion, lionk, adam, adams, adamq, adamz, msgd, msgds,
-//                msgdq, msgdz, spectral_adam, spectral_sgd) and its options
+//                msgdq, msgdz, spectral_adam, spectral_sgd, normuon, adamuon, polargrad) and its
+//                options
 //   [schedule]   name = "constant" | "warmup_cosine" | "wsd", warmup, decay (steps, or fractions
 //                of train.steps below 1), min
 //   [train]      steps, batch_size, grad_clip, eval_interval, checkpoint_interval,
@@ -66,6 +67,9 @@ struct OptimizerConfig {
   // regular expressions searched in parameter names, decided before the built-in lists.
   std::vector<std::string> adamw_patterns;
   std::vector<std::string> spectral_patterns;
+  // MuonClip's QK-clip after every step (gpt only): a head whose largest attention logit of
+  // the step's forward exceeds tau has its W_q and W_k rows scaled by sqrt(tau / max); 0: off.
+  double qk_clip_tau = 0;
 };
 
 struct ScheduleConfig {

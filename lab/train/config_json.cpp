@@ -26,9 +26,10 @@ struct Preset {
   const char* shape_rule;  // nullptr: no shape rule
 };
 
-// The hybrids' spectral presets (specopt/optim/{muon,normuon,spectral_adam}.h).
+// The hybrids' spectral presets (specopt/optim/{muon,normuon,adamuon,polargrad,spectral_adam}.h).
 constexpr Preset kPresets[] = {
     {"muon", 0.95, kNone, "original"}, {"normuon", 0.95, kNone, "original"},
+    {"adamuon", 0.95, kNone, nullptr},    {"polargrad", 0.95, kNone, nullptr},
     {"adam", -1, 1.0, "none"},        {"adams", -1, 0.5, "none"},
     {"adamq", -1, 0.25, "none"},      {"adamz", -1, 0.0, "original"},
     {"spectral_adam", -1, kFromConfig, "none"}, {"msgd", 0.9, 1.0, "none"},
@@ -52,7 +53,9 @@ nlohmann::json resolved_optimizer(const OptimizerConfig& o) {
     momentum = o.momentum >= 0 ? o.momentum : preset->momentum;
   }
   if (preset != nullptr && preset->p != kNone) p = preset->p == kFromConfig ? o.p : preset->p;
-  if (preset != nullptr) shape_rule = o.shape_rule.empty() ? preset->shape_rule : o.shape_rule;
+  if (preset != nullptr && preset->shape_rule != nullptr) {
+    shape_rule = o.shape_rule.empty() ? preset->shape_rule : o.shape_rule;
+  }
   return {{"name", o.name},
           {"lr", o.lr},
           {"vector_lr", o.vector_lr},
@@ -70,7 +73,8 @@ nlohmann::json resolved_optimizer(const OptimizerConfig& o) {
           {"map", o.map},
           {"slice_min_numel", o.slice_min_numel},
           {"adamw_patterns", o.adamw_patterns},
-          {"spectral_patterns", o.spectral_patterns}};
+          {"spectral_patterns", o.spectral_patterns},
+          {"qk_clip_tau", o.qk_clip_tau}};
 }
 
 // As written: a step count as an integer, a fraction as a number below 1.

@@ -9,6 +9,8 @@
 //                         default rule:
 //     muon                Muon (momentum 0.95 unless set, Nesterov, shape_rule original)
 //     normuon             NorMuon (momentum 0.95 unless set, beta2 0.95, Nesterov)
+//     adamuon             AdaMuon (momentum 0.95 unless set, its own beta2 0.999, Nesterov)
+//     polargrad           PolarGrad (momentum 0.95 unless set, nesterov as the config says)
 //     adam adams adamq adamz      SpectralAdam presets, p = 1, ½, ¼, 0
 //     msgd msgds msgdq msgdz      SpectralSGD presets, p = 1, ½, ¼, 0 (momentum 0.9 unless set)
 //     spectral_adam spectral_sgd  any p in [0, 1] (optimizer.p)

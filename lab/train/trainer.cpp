@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "lab/atomic_file.h"
+#include "lab/models/gpt.h"
 #include "lab/train/data_parallel.h"
 #include "lab/train/optimizer_factory.h"
 #include "lab/train/partition_report.h"
@@ -428,6 +429,16 @@ bool Run::train_step(int64_t step) {
   }
   if (on_cuda) (void)loss.detach().item<double>();
   opt_seconds_ += since(t1);
+  // MuonClip (arXiv 2507.20534): QK-clip after the step, from this step's forward; each
+  // head's maximum is taken over the ranks, so every rank rescales its replica alike.
+  nlohmann::json clip = nlohmann::json::object();
+  if (c_.optimizer.qk_clip_tau > 0) {
+    auto& gpt = dynamic_cast<GPTImpl&>(model);
+    at::Tensor maxima = gpt.max_logits();
+    if (comm_) comm_->all_reduce(maxima, dist::ReduceOp::max);
+    clip["max_logit"] = maxima.max().item<double>();
+    clip["qk_clipped_heads"] = gpt.qk_clip(c_.optimizer.qk_clip_tau, maxima);
+  }
   opt_->schedule_step();
   step_seconds_ += since(t0);
   ++timed_steps_;
@@ -435,8 +446,10 @@ bool Run::train_step(int64_t step) {
   r_.final_train_loss = loss_value;
   const int64_t done = step + 1;
   if (done % c_.log_interval == 0 || done == c_.steps) {
-    record({{"step", done}, {"loss", loss_value}, {"grad_norm", gnorm},
-            {"lr_scale", opt_->lr_scale()}, {"seconds", wall_seconds()}});
+    nlohmann::json j = {{"step", done}, {"loss", loss_value}, {"grad_norm", gnorm},
+                        {"lr_scale", opt_->lr_scale()}, {"seconds", wall_seconds()}};
+    j.update(clip);
+    record(j);
   }
   return true;
 }

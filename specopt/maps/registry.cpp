@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "specopt/maps/half_sq_nuclear.h"
 #include "specopt/maps/maps.h"
 #include "specopt/util/spec.h"
 
@@ -24,8 +25,9 @@ auto with_context(const std::string& map, F f) -> decltype(f()) {
 }  // namespace
 
 std::vector<std::string> convex_map_names() {
-  return {"nuclear", "spectral", "frobenius", "half_sq_frobenius", "l1", "schatten",
-          "ky_fan",  "power",    "huber",     "relativistic",      "logcosh"};
+  return {"nuclear", "spectral",     "frobenius",    "half_sq_frobenius",
+          "half_sq_nuclear", "l1", "schatten", "ky_fan", "power", "huber", "relativistic",
+          "logcosh"};
 }
 
 std::unique_ptr<ConvexMap> make_convex_map(const std::string& spec) {
@@ -47,12 +49,13 @@ std::unique_ptr<ConvexMap> make_convex_map(const std::string& spec) {
     o.tol(p.number_or("tol", o.tol()));
     return std::make_unique<NuclearMap>(o);
   }
-  if (name == "spectral" || name == "frobenius" || name == "half_sq_frobenius" || name == "l1" ||
-      name == "logcosh") {
+  if (name == "spectral" || name == "frobenius" || name == "half_sq_frobenius" ||
+      name == "half_sq_nuclear" || name == "l1" || name == "logcosh") {
     SpecParams check(name, rest, {});  // throws on any parameter
     if (name == "spectral") return std::make_unique<SpectralNormMap>();
     if (name == "frobenius") return std::make_unique<FrobeniusMap>();
     if (name == "half_sq_frobenius") return std::make_unique<HalfSqFrobeniusMap>();
+    if (name == "half_sq_nuclear") return std::make_unique<HalfSqNuclearMap>();
     if (name == "l1") return std::make_unique<L1Map>();
     return std::make_unique<LogCoshMap>();
   }

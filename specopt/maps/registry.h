@@ -4,7 +4,7 @@
 //   nuclear                 nuclear:method=newton_schulz   (method: a polar method, default svd;
 //                           nuclear:method=newton_schulz,steps=3,schedule=polar_express,eps=1e-6,
 //                           tol=1e-4: the polar options; name() spells every non-default one)
-//   spectral   frobenius   half_sq_frobenius   l1   logcosh
+//   spectral   frobenius   half_sq_frobenius   half_sq_nuclear   l1   logcosh
 //   schatten:q=3            (q >= 1; q=inf allowed)
 //   ky_fan:k=4              (integer k >= 1)
 //   power:p=0.5             power:p=0.5,method=gram_eigh   (0 < p <= 1; method: a power method,

@@ -1,7 +1,8 @@
 #pragma once
-// Every specopt optimizer (Muon, NorMuon, LionK, SpectralAdam, SpectralSGD, AdamW, Lion,
+// Every specopt optimizer (Muon, NorMuon, AdaMuon, PolarGrad, LionK, SpectralAdam, SpectralSGD, AdamW, Lion,
 // HybridOptimizer), the registry that builds them by name, schedules, the partition of a model,
 // checkpoints and the shared transforms the rules are built from.
+#include <specopt/optim/adamuon.h>
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/base.h>
 #include <specopt/optim/checkpoint.h>
@@ -10,6 +11,7 @@
 #include <specopt/optim/muon.h>
 #include <specopt/optim/normuon.h>
 #include <specopt/optim/partition.h>
+#include <specopt/optim/polargrad.h>
 #include <specopt/optim/registry.h>
 #include <specopt/optim/schedule.h>
 #include <specopt/optim/spectral_adam.h>

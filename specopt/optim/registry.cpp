@@ -6,10 +6,12 @@
 #include <cctype>
 #include <functional>
 
+#include <specopt/optim/adamuon.h>
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
 #include <specopt/optim/normuon.h>
+#include <specopt/optim/polargrad.h>
 #include <specopt/optim/spectral_adam.h>
 #include <specopt/util/spec.h>
 
@@ -43,6 +45,10 @@ const std::vector<Entry>& entries() {
                                [] { return MuonOptions(); }),
       entry<NorMuon, NorMuonOptions>("NorMuon", "Muon + per-row second moment, update norm kept (arXiv 2510.05491)",
                                      [] { return NorMuonOptions(); }),
+      entry<AdaMuon, AdaMuonOptions>("AdaMuon", "Muon on sign(momentum) + element-wise second moment, Adam's RMS (arXiv 2507.11005)",
+                                     [] { return AdaMuonOptions(); }),
+      entry<PolarGrad, PolarGradOptions>("PolarGrad", "polar factor of the momentum times its nuclear norm (arXiv 2505.21799: Lion-K with ½‖X‖²_*)",
+                                         [] { return PolarGradOptions(); }),
       entry<LionK, LionKOptions>("LionK", "Lion-K with any convex map K (see convex maps)",
                                  [] { return LionKOptions(); }),
       entry<SpectralAdam, SA>("SpectralAdam", "RMS-normalised update followed by U Σ^p Vᵀ (arXiv 2602.04669)",

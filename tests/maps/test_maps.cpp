@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "specopt/maps/convex_map.h"
+#include "specopt/maps/half_sq_nuclear.h"
 #include "specopt/maps/maps.h"
 #include "specopt/maps/registry.h"
 #include "tests/matfun/test_util.h"
@@ -21,6 +22,7 @@ using specopt::make_convex_map;
 // Canonical spellings: one per map, several parameter values where the map has parameters.
 std::vector<std::string> all_specs() {
   return {"nuclear",        "spectral",         "frobenius",       "half_sq_frobenius",
+          "half_sq_nuclear",
           "l1",             "schatten:q=3",     "schatten:q=1.5",  "schatten:q=1",
           "schatten:q=inf", "ky_fan:k=2",       "ky_fan:k=1",      "power:p=0.5",
           "power:p=0.25",   "power:p=1",        "huber:delta=0.5", "relativistic:delta=1",
@@ -192,7 +194,7 @@ TEST(Registry, EveryNameIsCovered) {
     for (const auto& s : all_specs()) found = found || s.substr(0, s.find(':')) == name;
     EXPECT_TRUE(found) << name << " has no test spec";
   }
-  EXPECT_EQ(specopt::convex_map_names().size(), 11u);
+  EXPECT_EQ(specopt::convex_map_names().size(), 12u);
 }
 
 TEST(Registry, NonCanonicalSpellings) {
@@ -390,6 +392,7 @@ TEST(StationarityGap, KnownMinimisers) {
         {"l1", A.clamp(-1 / lambda, 1 / lambda)},                          // ‖X‖_∞ ≤ 1/λ
         {"frobenius", A * std::min(1.0, (1 / lambda) / fro)},              // ‖X‖_F ≤ 1/λ
         {"half_sq_frobenius", A / (1 + lambda)},                           // + (λ/2)‖X‖²
+        {"half_sq_nuclear", specopt::half_sq_nuclear_minimiser(A, lambda)},  // + (λ/2)‖X‖²_op
         {"huber:delta=0.5", specopt::spectral_map(A, [&](const at::Tensor& s) {
            return (s / (1 + 0.5 * lambda)).clamp_max(1 / lambda);
          })},

@@ -56,6 +56,16 @@ std::vector<Case> all_cases() {
        factory<Muon, MuonOptions>([svd](double lr) {
          return MuonOptions(lr).polar(svd).shape_rule("match_rms_adamw").nesterov(false);
        })},
+      {"AdaMuon", factory<AdaMuon, AdaMuonOptions>([](double lr) { return AdaMuonOptions(lr).weight_decay(0.1); })},
+      {"AdaMuon_svd_no_sign",
+       factory<AdaMuon, AdaMuonOptions>([svd](double lr) {
+         return AdaMuonOptions(lr).polar(svd).sign_momentum(false).nesterov(false);
+       })},
+      {"PolarGrad", factory<PolarGrad, PolarGradOptions>([](double lr) { return PolarGradOptions(lr).weight_decay(0.1); })},
+      {"PolarGrad_svd_nesterov",
+       factory<PolarGrad, PolarGradOptions>([svd](double lr) {
+         return PolarGradOptions(lr).polar(svd).nesterov(true).scale(2.0);
+       })},
       {"LionK_nuclear",
        factory<LionK, LionKOptions>([](double lr) { return LionKOptions(lr).weight_decay(0.1); })},
       {"LionK_l1", factory<LionK, LionKOptions>(

@@ -57,6 +57,12 @@ std::vector<Case> cases() {
       {"NorMuon", make<NorMuon, NorMuonOptions>(
                       [](double lr) { return NorMuonOptions(lr).weight_decay(0.1); },
                       [](double lr) { return NorMuonOptions(2 * lr).beta2(0.5); })},
+      {"AdaMuon", make<AdaMuon, AdaMuonOptions>(
+                      [](double lr) { return AdaMuonOptions(lr).weight_decay(0.1); },
+                      [](double lr) { return AdaMuonOptions(2 * lr).beta2(0.5).sign_momentum(false); })},
+      {"PolarGrad", make<PolarGrad, PolarGradOptions>(
+                        [](double lr) { return PolarGradOptions(lr).weight_decay(0.1); },
+                        [](double lr) { return PolarGradOptions(2 * lr).momentum(0.5).nesterov(true); })},
       {"LionK", make<LionK, LionKOptions>(
                     [](double lr) { return LionKOptions(lr).map("schatten:q=3").weight_decay(0.1); },
                     [](double lr) { return LionKOptions(lr / 2).beta_pol(0.5); })},

@@ -5,7 +5,9 @@
 #include <filesystem>
 
 #include <specopt/optim/muon.h>
+#include <specopt/optim/adamuon.h>
 #include <specopt/optim/normuon.h>
+#include <specopt/optim/polargrad.h>
 #include <specopt/optim/spectral_adam.h>
 #include <specopt/optim/transforms.h>
 
@@ -63,7 +65,8 @@ TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
   const std::vector<std::pair<std::string, std::string>> pairs = {
       {"Muon", "muon"},         {"AdamS", "adams"},   {"LionK", "lionk"},
       {"lion_k", "lionk"},      {"NorMuon", "normuon"}, {"mSGDQ", "msgdq"},
-      {"mSGDZ", "msgdz"},       {"AdamW", "adamw"},   {"Hybrid", "muon"}};
+      {"mSGDZ", "msgdz"},       {"AdamW", "adamw"},   {"Hybrid", "muon"},
+      {"AdaMuon", "adamuon"},   {"Polar_Grad", "polargrad"}};
   for (const auto& p : pairs) {
     EXPECT_EQ(L::parse_train_config("[optimizer]\nname='" + p.first + "'\n").optimizer.name,
               p.second)
@@ -194,6 +197,10 @@ TEST(TrainConfig, ResolvedJsonHasNoSentinels) {
   EXPECT_TRUE(opt("muon").at("p").is_null());
   EXPECT_EQ(opt("normuon").at("momentum").get<double>(), specopt::NorMuonOptions(1).momentum());
   EXPECT_EQ(opt("normuon").at("shape_rule"), to_string(specopt::NorMuonOptions(1).shape_rule()));
+  EXPECT_EQ(opt("adamuon").at("momentum").get<double>(), specopt::AdaMuonOptions(1).momentum());
+  EXPECT_TRUE(opt("adamuon").at("shape_rule").is_null());  // AdaMuon's γ replaces Muon's shape rule
+  EXPECT_EQ(opt("polargrad").at("momentum").get<double>(), specopt::PolarGradOptions(1).momentum());
+  EXPECT_TRUE(opt("polargrad").at("shape_rule").is_null());
   const std::pair<const char*, specopt::SpectralAdamOptions> adams[] = {
       {"adam", specopt::SpectralAdamOptions::adam(1)}, {"adams", specopt::SpectralAdamOptions::adams(1)},
       {"adamq", specopt::SpectralAdamOptions::adamq(1)}, {"adamz", specopt::SpectralAdamOptions::adamz(1)},
