@@ -196,11 +196,9 @@ std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
     throw std::invalid_argument(std::string("config key 'optimizer.cautious_weight_decay': ") +
                                 o->kind() + " has no cautious_weight_decay");
   }
-  if (declares(*o, "split_qkv")) {
-    set("split_qkv", c.split_qkv ? "true" : "false");
-  } else if (c.split_qkv && !elementwise) {  // AdamW and Lion see no matrices: nothing to split
-    throw std::invalid_argument("config key 'optimizer.split_qkv': " + kind + " has no split_qkv");
-  }
+  // split_qkv (default true) applies to the rules that have it; NorMuon normalises whole rows
+  // and AdamW/Lion see no matrices, so the default must not make them unusable.
+  if (declares(*o, "split_qkv")) set("split_qkv", c.split_qkv ? "true" : "false");
   if (c.momentum >= 0 && declares(*o, "momentum")) set("momentum", text(c.momentum));
   if (declares(*o, "nesterov")) set("nesterov", c.nesterov ? "true" : "false");
   if (!c.shape_rule.empty() && declares(*o, "shape_rule")) set("shape_rule", c.shape_rule);

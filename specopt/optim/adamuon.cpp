@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <specopt/optim/fused.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
@@ -20,6 +21,7 @@ void AdaMuonOptions::fields(FieldVisitor& v) {
   v("rms", rms_, Range::nonneg);
   v("polar", polar_);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("split_qkv", split_qkv_);
   v("nonfinite", nonfinite_);
 }
@@ -60,8 +62,8 @@ void AdaMuonOptions::update(std::vector<RuleItem>& items) const {
     const auto shape = T::matrix_shape(X, layout, kName);
     const double target = o.rms() * std::sqrt(double(shape.first) * double(shape.second));
     const auto gamma = target / (N.square().sum({-2, -1}, /*keepdim=*/true).sqrt() + o.eps());
-    T::decoupled_weight_decay_(X, o.lr(), o.weight_decay());       // W ← W − ηλW
-    T::apply_update_(X, (N * gamma).reshape(X.sizes()), -o.lr());  // W ← W − η γ Ô
+    fused::decay_and_apply_({X}, {(N * gamma).reshape(X.sizes())}, o.lr(), o.weight_decay(),
+                            {-o.lr()}, o.cautious_weight_decay());  // W ← W(1 − ηλ) − η γ Ô
   }
 }
 

@@ -54,6 +54,8 @@ struct AdaMuonOptions : public RuleOptionsBase<AdaMuonOptions, AdaMuonParamState
   TORCH_ARG(double, rms) = 0.2;
   TORCH_ARG(PolarOptions, polar) = reference_muon_polar();
   TORCH_ARG(double, weight_decay) = 0.01;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(bool, split_qkv) = false;
 
  public:

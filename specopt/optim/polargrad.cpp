@@ -1,5 +1,6 @@
 #include <specopt/optim/polargrad.h>
 
+#include <specopt/optim/fused.h>
 #include <specopt/optim/transforms.h>
 
 namespace specopt {
@@ -15,6 +16,7 @@ void PolarGradOptions::fields(FieldVisitor& v) {
   v("scale", scale_, Range::nonneg);
   v("polar", polar_);
   v("weight_decay", weight_decay_, Range::nonneg);
+  v("cautious_weight_decay", cautious_weight_decay_);
   v("split_qkv", split_qkv_);
   v("nonfinite", nonfinite_);
 }
@@ -48,8 +50,9 @@ void PolarGradOptions::update(std::vector<RuleItem>& items) const {
     const auto Om = T::as_matrices(O[i], layout, kName);
     // ν = ⟨O, U⟩ per matrix (= tr H of U = O H, the nuclear norm for an exact polar factor).
     const auto nu = (Om * T::as_matrices(U[i], layout, kName)).sum({-2, -1}, /*keepdim=*/true);
-    T::decoupled_weight_decay_(X, o.lr(), o.weight_decay());                // W ← W − ηλW
-    T::apply_update_(X, (Om * nu).reshape(X.sizes()), -o.lr() * o.scale());  // W ← W − η s ν O
+    fused::decay_and_apply_({X}, {(Om * nu).reshape(X.sizes())}, o.lr(), o.weight_decay(),
+                            {-o.lr() * o.scale()},
+                            o.cautious_weight_decay());  // W ← W(1 − ηλ) − η s ν O
   }
 }
 

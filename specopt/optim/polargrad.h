@@ -47,6 +47,8 @@ struct PolarGradOptions : public RuleOptionsBase<PolarGradOptions, PolarGradPara
   TORCH_ARG(double, scale) = 1.0;
   TORCH_ARG(PolarOptions, polar) = reference_muon_polar();
   TORCH_ARG(double, weight_decay) = 0.01;
+  // Cautious weight decay (arXiv 2510.12402): decay only where the update agrees in sign with W.
+  TORCH_ARG(bool, cautious_weight_decay) = false;
   TORCH_ARG(bool, split_qkv) = false;
 
  public:

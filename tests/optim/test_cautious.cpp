@@ -27,7 +27,8 @@ TEST(CautiousWeightDecay, EveryRuleDecaysOnlyWhereTheUpdateAgreesWithW) {
   // The undecayed step gives u = (W0 − W_plain)/η; cautious decay must equal the decayed step
   // where u ⊙ W0 ≥ 0 and the undecayed one elsewhere — and both cases must occur.
   const std::vector<std::string> rules = {"AdamW", "Lion", "Muon", "NorMuon", "SpectralAdam",
-                                          "AdamQ", "Adam", "SpectralSGD", "mSGDZ", "LionK"};
+                                          "AdamQ", "Adam", "SpectralSGD", "mSGDZ", "LionK",
+                                          "AdaMuon", "PolarGrad"};
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   const auto W0 = at::randn({6, 4}, gen, opts), g = at::randn({6, 4}, gen, opts);
