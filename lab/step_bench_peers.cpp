@@ -41,6 +41,7 @@ struct FusedAdamW {
   std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
   void step() {
     at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) grads[i] = params[i].grad();  // may be replaced
     for (auto& s : steps) s.add_(1);
     op.call(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, o.lr, o.beta1,
             o.beta2, o.weight_decay, o.eps, /*amsgrad=*/false, /*maximize=*/false, c10::nullopt,
