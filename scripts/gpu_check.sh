@@ -176,10 +176,12 @@ if [[ $device == cuda ]]; then
   peer_args=(--device cuda --repeats 10 --warmup 3)
   train_set=(--set train.device=cuda --set train.steps=300 --set train.eval_interval=100 --set train.log_interval=50)
 else
-  big_args=(--device cpu --shapes 96x128 --ops polar --repeats 1 --warmup 0
+  # One intra-op thread: on a small machine busy with other work, OpenMP threads that
+  # outnumber the free cores spin against each other and a tiny step takes seconds.
+  big_args=(--device cpu --shapes 96x128 --ops polar --repeats 1 --warmup 0 --threads 1
             --methods reference_ns5,newton_schulz:jordan,gram_eigh)
-  matfun_args=(--device cpu --shapes 64x96,4x16x16 --repeats 1 --warmup 0 --powers 0.5)
-  step_args=(--device cpu --blocks 1 --width 64 --vocab 100 --repeats 1 --warmup 0)
+  matfun_args=(--device cpu --shapes 64x96,4x16x16 --repeats 1 --warmup 0 --powers 0.5 --threads 1)
+  step_args=(--device cpu --blocks 1 --width 64 --vocab 100 --repeats 1 --warmup 0 --threads 1)
   peer_args=(--device cpu --blocks 1 --width 64 --vocab 100 --repeats 1 --warmup 0)
   train_set=(--set train.device=cpu --set train.steps=4 --set train.eval_interval=2 --set train.log_interval=2
              --set model.n_layer=1 --set model.d_model=32 --set model.context=16 --set data.eval_batches=1)

@@ -3,7 +3,8 @@
 
 Reads what the stages left in OUT (stages.tsv, env.json, tests_*.json, matfun.json, step.json,
 peers.json, train_summary.json) and states each figure the GPU check exists for, next to its
-target where it has one. Figures are read, never invented: a missing input shows as missing.
+target where it has one, and each bench step row against the bandwidth and GEMM floors
+measured in the same run. Figures are read, never invented: a missing input shows as missing.
 
   python3 scripts/gpu_summary.py OUT [--device cuda|cpu]
 """
@@ -81,18 +82,40 @@ def main():
     if matfun:
         s["matfun_all"] = matfun
 
+    # bench step's rows (specopt's optimizers and the C++ peers torch_adamw / reference_muon,
+    # one run) and the Python peers of scripts/peer_step.py, kept apart: both have a
+    # reference_muon.
     step = load(os.path.join(o, "step.json")) or []
     peers = (load(os.path.join(o, "peers.json")) or {}).get("records", [])
     rows = {r["optimizer"]: r.get("seconds") for r in step}
-    rows.update({r["optimizer"]: r.get("seconds") for r in peers})
+    py = {r["optimizer"]: r.get("seconds") for r in peers}
     s["step_seconds"] = rows
+    s["peer_seconds"] = py
     s["peer_skips"] = {r["optimizer"]: r["skipped"] for r in peers if "skipped" in r}
     ratios = {}
-    for mine, theirs in (("muon", "torch_muon"), ("muon", "reference_muon"),
-                         ("adamw", "torch_adamw_fused"), ("adamw", "torch_adamw_foreach")):
-        if rows.get(mine) and rows.get(theirs):
-            ratios[f"{mine}/{theirs}"] = round(rows[mine] / rows[theirs], 3)
+    for mine, theirs, table, label in (
+            ("muon", "torch_muon", py, "muon/torch_muon"),
+            ("muon", "reference_muon", rows, "muon/reference_muon"),
+            ("muon", "reference_muon", py, "muon/python_reference_muon"),
+            ("adamw", "torch_adamw", rows, "adamw/torch_adamw"),
+            ("adamw", "torch_adamw_fused", py, "adamw/torch_adamw_fused"),
+            ("adamw", "torch_adamw_foreach", py, "adamw/torch_adamw_foreach")):
+        if rows.get(mine) and table.get(theirs):
+            ratios[label] = round(rows[mine] / table[theirs], 3)
     s["step_ratios"] = ratios
+    # Each row against the floors bench step measured in the same run.
+    floors = {}
+    for r in step:
+        f = {k: r.get(k) for k in ("bandwidth_bound_seconds", "gemm_bound_seconds",
+                                   "peak_extra_bytes") if k in r}
+        sec = r.get("seconds")
+        if sec and r.get("bandwidth_bound_seconds"):
+            f["x_bandwidth_bound"] = round(sec / r["bandwidth_bound_seconds"], 2)
+        if sec and r.get("gemm_bound_seconds"):
+            f["x_gemm_bound"] = round(sec / r["gemm_bound_seconds"], 2)
+        if f:
+            floors[r["optimizer"]] = f
+    s["step_floors"] = floors
     s["train"] = load(os.path.join(o, "train_summary.json"))
 
     with open(os.path.join(o, "summary.json.tmp"), "w") as f:
@@ -114,7 +137,18 @@ def main():
         for k, v in s["matfun_polar"].items():
             lines.append(f'  {k:<48} {v["ms"]:>10.3f} ms {100 * v["fraction_of_gemm"]:6.1f}%'
                          f'  err {v["rel_err"]:.2e}')
-    lines.append("step seconds: " + ", ".join(f"{k}={v:.4f}" for k, v in rows.items() if v))
+    lines.append("step seconds (bench step): " +
+                 ", ".join(f"{k}={v:.4f}" for k, v in rows.items() if v))
+    lines.append("step seconds (Python peers): " +
+                 ", ".join(f"{k}={v:.4f}" for k, v in py.items() if v))
+    for k, f in floors.items():
+        parts = [f'{f["x_bandwidth_bound"]}x bandwidth bound'] if "x_bandwidth_bound" in f else []
+        if "x_gemm_bound" in f:
+            parts.append(f'{f["x_gemm_bound"]}x GEMM bound')
+        if f.get("peak_extra_bytes") is not None:
+            parts.append(f'peak extra {f["peak_extra_bytes"] / 1e6:.1f} MB')
+        if parts:
+            lines.append(f"  {k}: " + ", ".join(parts))
     for k, v in s["peer_skips"].items():
         lines.append(f"  peer {k} skipped: {v}")
     lines.append("step ratios (specopt / peer; < 1 is faster): " +

@@ -138,6 +138,12 @@ int run_step_worker(const StepArgs& a) {
 }
 
 int run_step_dist(const StepArgs& a) {
+  for (const auto& o : a.optimizers) {
+    if (a.optimizers_given && lab::is_step_bench_peer(o)) {
+      throw std::invalid_argument("bench step --nproc: '" + o +
+                                  "' is a peer, not a specopt optimizer (one process only)");
+    }
+  }
   std::vector<int> worlds = {1};
   if (a.nproc > 1) worlds.push_back(a.nproc);
   std::vector<lab::DistStepRecord> records;
@@ -214,8 +220,11 @@ int run_step(const StepArgs& a) {
 #ifdef TORCH_VERSION
             << " libtorch=" << TORCH_VERSION
 #endif
-            << "\n# seconds: median wall time of one optimizer step() (gradients fixed);"
-               " x_adamw: ratio to AdamW over all parameters in this run\n";
+            << "\n# seconds: median wall time of one step() (gradients fixed); x_adamw / x_torch:"
+               " ratio to specopt's / LibTorch's AdamW over all parameters in this run;"
+               "\n# bw_bound: bytes the rule must move / copy rate; gemm_bound: the reference"
+               " Muon's Newton-Schulz FLOPs / GEMM rate; peak_MB: allocated during one step"
+               " beyond parameters, gradients and state\n";
   std::cout << lab::format_step_table(records) << std::flush;
   if (!a.json.empty()) {
     lab::write_step_bench_json(a.json, records);
@@ -289,9 +298,11 @@ void register_bench(CLI::App& app, Runners& runners) {
 
   auto s = std::make_shared<StepArgs>();
   CLI::App* st = bench->add_subcommand(
-      "step", "Time one optimizer step on a GPT-small-shaped parameter set, as a ratio to "
-              "AdamW (spectral optimizers as hybrids: spectral on block matrices, AdamW on "
-              "embeddings and norms)");
+      "step", "Time one optimizer step on a GPT-small-shaped parameter set: every specopt "
+              "optimizer and the peers torch_adamw (LibTorch's AdamW) and reference_muon "
+              "(KellerJordan's Muon + LibTorch's AdamW), as ratios to both AdamWs, beside the "
+              "run's bandwidth and GEMM floors (spectral optimizers as hybrids: spectral on "
+              "block matrices, AdamW on embeddings and norms)");
   st->add_option("--blocks", s->blocks, "Transformer blocks")
       ->check(non_negative_int())
       ->capture_default_str();
@@ -316,7 +327,7 @@ void register_bench(CLI::App& app, Runners& runners) {
       ->check(non_negative_int())
       ->capture_default_str();
   CLI::Option* opt_list = st->add_option("--optimizers", s->optimizers,
-                 "Comma-separated optimizers (adamw always runs as the baseline)")
+                 "Comma-separated optimizers (adamw and torch_adamw always run as the baselines)")
       ->delimiter(',')
       ->check(CLI::IsMember(lab::step_bench_optimizers()))
       ->capture_default_str();

@@ -71,6 +71,8 @@ TEST(Cli, OneLineErrors) {
   expect_one_line_error("bench matfun --shapes 64x64,0x5", 2, "0x5");
   expect_one_line_error("bench matfun --shapes 2x3x4x5", 2, "2x3x4x5");
   expect_one_line_error("bench step --nproc 2 --device cuda", 2, "--device");
+  expect_one_line_error("bench step --nproc 1 --optimizers muon,torch_adamw", 1,
+                        "'torch_adamw' is a peer");
   expect_one_line_error("bench matfun --dtype float16", 2, "float16");
   expect_one_line_error("bench matfun --repeats zero", 2, "--repeats");
   expect_one_line_error("matfun polar --in a.npy", 2, "--out");
@@ -217,22 +219,51 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  EXPECT_EQ(j.size(), 9u) << j.dump(1);
+  EXPECT_EQ(j.size(), 11u) << j.dump(1);
   std::set<std::string> names;
   for (const auto& rec : j) {
-    ASSERT_TRUE(rec.contains("optimizer")) << rec;
-    ASSERT_TRUE(rec.contains("seconds")) << rec;
-    ASSERT_TRUE(rec.contains("ratio_to_adamw")) << rec;
+    for (const char* key : {"optimizer", "seconds", "ratio_to_adamw", "ratio_to_torch_adamw",
+                            "bandwidth_bound_seconds", "gemm_bound_seconds", "peak_extra_bytes",
+                            "bytes_moved", "gemm_dtype", "spectral_params", "adamw_params"}) {
+      ASSERT_TRUE(rec.contains(key)) << key << " " << rec;
+    }
     EXPECT_GT(rec["seconds"].get<double>(), 0) << rec;
     EXPECT_GT(rec["ratio_to_adamw"].get<double>(), 0) << rec;
-    names.insert(rec["optimizer"].get<std::string>());
-    if (rec["optimizer"] == "adamw") EXPECT_DOUBLE_EQ(rec["ratio_to_adamw"].get<double>(), 1.0);
+    EXPECT_GT(rec["ratio_to_torch_adamw"].get<double>(), 0) << rec;
+    EXPECT_GT(rec["bandwidth_bound_seconds"].get<double>(), 0) << rec;
+    // Counted on the CPU: a number, never null.
+    EXPECT_GE(rec["peak_extra_bytes"].get<int64_t>(), 0) << rec;
+    const auto name = rec["optimizer"].get<std::string>();
+    names.insert(name);
+    if (name == "adamw") EXPECT_DOUBLE_EQ(rec["ratio_to_adamw"].get<double>(), 1.0);
+    if (name == "torch_adamw") EXPECT_DOUBLE_EQ(rec["ratio_to_torch_adamw"].get<double>(), 1.0);
+    // A GEMM floor for the rows with a spectral side, none for the element-wise ones.
+    const bool spectral = rec["spectral_params"].get<int64_t>() > 0;
+    EXPECT_EQ(rec["gemm_bound_seconds"].is_null(), !spectral) << rec;
+    if (spectral) EXPECT_GT(rec["gemm_bound_seconds"].get<double>(), 0) << rec;
   }
-  for (const char* n : {"adamw", "muon", "muon_f32", "muon_auto", "normuon", "spectral_adam_q",
-                        "spectral_sgd_z", "lion_k_nuclear", "lion"}) {
+  for (const char* n : {"adamw", "torch_adamw", "muon", "reference_muon", "muon_f32",
+                        "muon_auto", "normuon", "spectral_adam_q", "spectral_sgd_z",
+                        "lion_k_nuclear", "lion"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   EXPECT_NE(r.output.find("muon_auto"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("gemm_bound"), std::string::npos) << r.output;
+}
+
+// The baselines run even when not listed, and are reported only when listed.
+TEST_F(CliFiles, BenchStepReportsListedRowsOnly) {
+  const auto json_path = path("step.json");
+  const auto r = run_cli("bench step --blocks 1 --width 16 --vocab 50 --repeats 1 --warmup 0 "
+                         "--threads 1 --optimizers reference_muon --json " +
+                         shell_quote(json_path));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(json_path);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j.size(), 1u) << j.dump(1);
+  EXPECT_EQ(j[0]["optimizer"], "reference_muon");
+  EXPECT_GT(j[0]["ratio_to_adamw"].get<double>(), 0);
+  EXPECT_GT(j[0]["ratio_to_torch_adamw"].get<double>(), 0);
 }
 
 // Option messages say what is wrong with the value.

@@ -29,7 +29,9 @@ check pack_help 0 'pack_gpu_deps.sh \[DIR\]' bash "$src/scripts/pack_gpu_deps.sh
 # The summary of a made-up run: figures come from the files, ratios from the figures.
 o="$tmp/run"; mkdir -p "$o"
 printf 'env\t0\t1\nbuild\t0\t100\nstep\t0\t5\ntrain\t1\t3\n' >"$o/stages.tsv"
-echo '[{"optimizer":"adamw","seconds":0.01},{"optimizer":"muon","seconds":0.03}]' >"$o/step.json"
+echo '[{"optimizer":"adamw","seconds":0.01,"bandwidth_bound_seconds":0.002,"gemm_bound_seconds":null,"peak_extra_bytes":3000000},
+  {"optimizer":"torch_adamw","seconds":0.04},{"optimizer":"reference_muon","seconds":0.12},
+  {"optimizer":"muon","seconds":0.03,"bandwidth_bound_seconds":0.003,"gemm_bound_seconds":0.02}]' >"$o/step.json"
 echo '{"records":[{"optimizer":"torch_muon","seconds":0.06},{"optimizer":"torch_adamw_fused","seconds":0.02},
   {"optimizer":"reference_muon","skipped":"no bf16 here"}]}' >"$o/peers.json"
 echo '[{"op":"polar","method":"newton_schulz:jordan+bf16","shape":"4096x4096","seconds":0.002,
@@ -40,5 +42,9 @@ check summary_text 0 'train: missing' cat "$o/summary.txt"
 check summary_skip 0 'peer reference_muon skipped: no bf16 here' cat "$o/summary.txt"
 check summary_frac 0 '"fraction_of_gemm": 0.875' cat "$o/summary.json"
 check summary_stage 0 'train=FAIL' cat "$o/summary.txt"
+# bench step's own reference_muon and the Python one are different rows.
+check summary_cpp_peers 0 'muon/reference_muon=0.25, adamw/torch_adamw=0.25' cat "$o/summary.txt"
+check summary_floors 0 'adamw: 5.0x bandwidth bound, peak extra 3.0 MB' cat "$o/summary.txt"
+check summary_gemm 0 'muon: 10.0x bandwidth bound, 1.5x GEMM bound' cat "$o/summary.txt"
 echo "$fails failed"
 exit $((fails > 0))
