@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <functional>
+#include <type_traits>
 #include <cmath>
 #include <initializer_list>
 
@@ -21,7 +23,32 @@ namespace fused {
 namespace {
 
 namespace T = transforms;
-using at::vec::Vectorized;
+// One element of a kernel. The kernels are written once over `Vec` (`Vectorized<scalar_t>` below)
+// with the element loop around them; GCC vectorises that loop itself (-O3, -fno-math-errno for
+// the square root). This build cannot use at::vec's per-CPU vectors (they need SLEEF and a
+// build per instruction set), and its portable fallback measured 3.6x slower than the loop
+// GCC vectorises (AdamW, 46 M float32 elements, 2 threads: 0.107 s against 0.030 s).
+template <class T>
+struct Lane {
+  T x;
+  Lane(double v = 0) : x(static_cast<T>(v)) {}  // NOLINT: constants are written as doubles
+  static Lane of(T v) {
+    Lane l;
+    l.x = v;
+    return l;
+  }
+  friend Lane operator+(Lane a, Lane b) { return of(a.x + b.x); }
+  friend Lane operator-(Lane a, Lane b) { return of(a.x - b.x); }
+  friend Lane operator*(Lane a, Lane b) { return of(a.x * b.x); }
+  friend Lane operator/(Lane a, Lane b) { return of(a.x / b.x); }
+  Lane sqrt() const { return of(std::sqrt(x)); }
+  // 1 where the comparison holds, else 0 (also for NaN), as at::vec's gt/lt/ge.
+  Lane gt(Lane o) const { return of(static_cast<T>(x > o.x)); }
+  Lane lt(Lane o) const { return of(static_cast<T>(x < o.x)); }
+  Lane ge(Lane o) const { return of(static_cast<T>(x >= o.x)); }
+};
+template <class T>
+using Vectorized = Lane<T>;
 
 // ---- which tensors the fused kernels take -------------------------------------------------
 
@@ -103,28 +130,20 @@ void run_fused(const Plan& p, const std::function<int64_t(size_t)>& numel, Span&
   }
 }
 
-// f(k, offset) over [0, n) in full vectors, then once for the tail of k < Vec::size() elements.
-// f loads with Vec::loadu(ptr + offset, k) only when k is not a full vector.
+// f(1, d) for every element d of [0, n): the loop GCC vectorises.
 template <class scalar_t, class F>
 inline void vector_loop(int64_t n, F&& f) {
-  constexpr int64_t V = Vectorized<scalar_t>::size();
-  int64_t d = 0;
-  for (; d + V <= n; d += V) f(V, d);
-  if (d < n) f(n - d, d);
-}
-
-// The tail's missing lanes are zero (never stored; zero keeps them finite for the checks).
-template <class scalar_t>
-inline Vectorized<scalar_t> load(const scalar_t* p, int64_t d, int64_t k) {
-  if (k == Vectorized<scalar_t>::size()) return Vectorized<scalar_t>::loadu(p + d);
-  scalar_t tail[Vectorized<scalar_t>::size()] = {};
-  std::copy(p + d, p + d + k, tail);
-  return Vectorized<scalar_t>::loadu(tail);
+  for (int64_t d = 0; d < n; ++d) f(1, d);
 }
 
 template <class scalar_t>
-inline void store(const Vectorized<scalar_t>& x, scalar_t* p, int64_t d, int64_t k) {
-  x.store(p + d, static_cast<int>(k));
+inline Lane<scalar_t> load(const scalar_t* p, int64_t d, int64_t /*k*/) {
+  return Lane<scalar_t>::of(p[d]);
+}
+
+template <class scalar_t>
+inline void store(const Lane<scalar_t>& x, scalar_t* p, int64_t d, int64_t /*k*/) {
+  p[d] = x.x;
 }
 
 // Decoupled (or, with `cautious`, cautious) weight decay of W given the update u it will take,
@@ -555,16 +574,22 @@ at::Tensor row_sum_squares(const at::Tensor& U) {
   auto out = at::empty(shape, U.options());
   const int64_t cols = U.size(-1), rows = out.numel();
   AT_DISPATCH_FLOATING_TYPES(U.scalar_type(), "row_sum_squares", [&] {
-    using Vec = Vectorized<scalar_t>;
+    // A sum: at::vec's lanes keep several partial sums (the compiler may not reorder one).
+    using Vec = at::vec::Vectorized<scalar_t>;
+    constexpr int64_t V = Vec::size();
     const scalar_t* Up = U.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
     for_rows(rows, cols, [&](int64_t r) {
+      const scalar_t* row = Up + r * cols;
       Vec acc(0);
-      vector_loop<scalar_t>(cols, [&](int64_t k, int64_t j) {
-        const Vec x = load(Up + r * cols, j, k);
+      int64_t j = 0;
+      for (; j + V <= cols; j += V) {
+        const Vec x = Vec::loadu(row + j);
         acc = acc + x * x;
-      });
-      op[r] = at::vec::vec_reduce_all<scalar_t>([](Vec& a, Vec& b) { return a + b; }, acc);
+      }
+      scalar_t sum = at::vec::vec_reduce_all<scalar_t>([](Vec& a, Vec& b) { return a + b; }, acc);
+      for (; j < cols; ++j) sum += row[j] * row[j];
+      op[r] = sum;
     });
   });
   return out;
@@ -595,18 +620,18 @@ int64_t first_nonfinite(at::TensorList xs) {
   run_fused(p, [&](size_t i) { return xs[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                             int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    // NaN and ±Inf are the values whose exponent bits are all ones: an integer test and an OR,
+    // which the compiler vectorises (a floating-point sum it may not reorder).
+    using Bits = std::conditional_t<sizeof(scalar_t) == 4, uint32_t, uint64_t>;
+    constexpr Bits exponent = sizeof(scalar_t) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
     const scalar_t* xp = ptr<scalar_t>(xs[i]) + b;
-    Vec acc(0);
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec x = load(xp, d, k);
-      acc = acc + (x - x);  // 0 for finite x, NaN for NaN and ±Inf
-    });
-    scalar_t lanes[Vec::size()];
-    acc.store(lanes);
-    for (scalar_t s : lanes) {
-      if (s != 0) bad[i].store(true);
+    Bits any = 0;
+    for (int64_t d = 0; d < e - b; ++d) {
+      Bits u;
+      std::memcpy(&u, xp + d, sizeof u);
+      any |= static_cast<Bits>((u & exponent) == exponent);
     }
+    if (any) bad[i].store(true);
   });
   std::vector<at::Tensor> rest;
   for (size_t i : p.rest) rest.push_back(xs[i]);

@@ -5,8 +5,8 @@
 // Written as a chain of ATen ops (transforms.h), AdamW makes seven passes over memory with
 // three full-size temporaries; its memory-bandwidth bound is one pass that reads W, g, m, v and
 // writes W, m, v (28 bytes per float32 element). The kernels here are that one pass, written
-// with ATen's CPU vectorisation (at::vec::Vectorized) and threads (at::parallel_for), the way
-// PyTorch's own fused CPU Adam is written; the list of tensors is cut into chunks that the
+// as one element loop the compiler vectorises, with ATen's threads (at::parallel_for), the way
+// PyTorch's own fused CPU Adam is organised; the list of tensors is cut into chunks that the
 // threads share, so a hundred small tensors cost one parallel region, not a hundred.
 //
 // Every function has a `*_reference` twin: the same update as plain ATen ops on each tensor, the
@@ -117,8 +117,9 @@ at::Tensor row_sum_squares_reference(const at::Tensor& U);
 // ---- checks -----------------------------------------------------------------------------
 
 // Index of the first tensor with a NaN or Inf element, or −1. One read of each tensor, no
-// temporaries on the fused path (Σ (x − x) is 0 exactly when every x is finite); the reference
-// (at::isfinite(x).all() per tensor, one device → host transfer for all) elsewhere.
+// temporaries on the fused path (NaN and ±Inf are the values whose exponent bits are all ones);
+// the reference (at::isfinite(x).all() per tensor, one device → host transfer for all)
+// elsewhere.
 int64_t first_nonfinite(at::TensorList xs);
 int64_t first_nonfinite_reference(at::TensorList xs);
 
