@@ -12,7 +12,7 @@
 // Every function has a `*_reference` twin: the same update as plain ATen ops on each tensor, the
 // readable definition and the fallback. The fused path runs for float32/float64 CPU tensors that
 // are contiguous with the same dtype across a call; anything else (CUDA, bf16, non-contiguous
-// views) runs the reference, per tensor. tests/optim/fused_test.cpp compares the two.
+// views) runs the reference, per tensor. tests/optim/test_fused.cpp compares the two.
 #include <ATen/ATen.h>
 
 #include <cstdint>
