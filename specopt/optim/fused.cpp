@@ -23,8 +23,8 @@ namespace fused {
 namespace {
 
 namespace T = transforms;
-// One element of a kernel. The kernels are written once over `Vec` (`Vectorized<scalar_t>` below)
-// with the element loop around them; GCC vectorises that loop itself (-O3, -fno-math-errno for
+// One element of a kernel. The kernels are written over `Vec` (`Lane<scalar_t>`) with the
+// element loop around them; GCC vectorises that loop itself (-O3, -fno-math-errno for
 // the square root). This build cannot use at::vec's per-CPU vectors (they need SLEEF and a
 // build per instruction set), and its portable fallback measured 3.6x slower than the loop
 // GCC vectorises (AdamW, 46 M float32 elements, 2 threads: 0.107 s against 0.030 s).
@@ -47,8 +47,6 @@ struct Lane {
   Lane lt(Lane o) const { return of(static_cast<T>(x < o.x)); }
   Lane ge(Lane o) const { return of(static_cast<T>(x >= o.x)); }
 };
-template <class T>
-using Vectorized = Lane<T>;
 
 // ---- which tensors the fused kernels take -------------------------------------------------
 
@@ -130,24 +128,24 @@ void run_fused(const Plan& p, const std::function<int64_t(size_t)>& numel, Span&
   }
 }
 
-// f(1, d) for every element d of [0, n): the loop GCC vectorises.
+// f(d) for every element d of [0, n): the loop GCC vectorises.
 template <class scalar_t, class F>
 inline void vector_loop(int64_t n, F&& f) {
-  for (int64_t d = 0; d < n; ++d) f(1, d);
+  for (int64_t d = 0; d < n; ++d) f(d);
 }
 
 template <class scalar_t>
-inline Lane<scalar_t> load(const scalar_t* p, int64_t d, int64_t /*k*/) {
+inline Lane<scalar_t> load(const scalar_t* p, int64_t d) {
   return Lane<scalar_t>::of(p[d]);
 }
 
 template <class scalar_t>
-inline void store(const Lane<scalar_t>& x, scalar_t* p, int64_t d, int64_t /*k*/) {
+inline void store(const Lane<scalar_t>& x, scalar_t* p, int64_t d) {
   p[d] = x.x;
 }
 
 // Decoupled (or, with `cautious`, cautious) weight decay of W given the update u it will take,
-// W ← W − ηu: the reference of every kernel's decay.
+// W ← W − ηu: the reference of every kernel's decay. u is read only when `cautious`.
 void decay_reference_(at::Tensor& W, const at::Tensor& u, double lr, double weight_decay,
                       bool cautious) {
   if (cautious) {
@@ -159,11 +157,10 @@ void decay_reference_(at::Tensor& W, const at::Tensor& u, double lr, double weig
 
 // The decay factor per lane: 1 − ηλ, or with `cautious` 1 − ηλ·1[u ⊙ W ≥ 0] (u ⊙ W given).
 template <class scalar_t>
-inline Vectorized<scalar_t> decay_lanes(bool cautious, const Vectorized<scalar_t>& plain,
-                                        const Vectorized<scalar_t>& lr_wd,
-                                        const Vectorized<scalar_t>& uW) {
+inline Lane<scalar_t> decay_lanes(bool cautious, const Lane<scalar_t>& plain,
+                                  const Lane<scalar_t>& lr_wd, const Lane<scalar_t>& uW) {
   if (!cautious) return plain;
-  const Vectorized<scalar_t> zero(0), one(1);
+  const Lane<scalar_t> zero(0), one(1);
   return one - lr_wd * uW.ge(zero);
 }
 
@@ -211,7 +208,7 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
   run_fused(p, [&](size_t i) { return W[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const double t = static_cast<double>(steps[i]);
     const Vec decay(decay_factor(a.lr, a.weight_decay)), lr_wd(a.lr * a.weight_decay),
         b1(a.beta1), c1(1.0 - a.beta1), b2(a.beta2), c2(1.0 - a.beta2), eps(a.eps),
@@ -219,16 +216,16 @@ void adamw_(at::TensorList W, at::TensorList g, at::TensorList m, at::TensorList
     scalar_t *Wp = ptr<scalar_t>(W[i]) + b, *mp = ptr<scalar_t>(m[i]) + b,
              *vp = ptr<scalar_t>(v[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec gv = load(gp, d, k);
-      const Vec mv = load(mp, d, k) * b1 + c1 * gv;               // m ← β₁m + (1−β₁)g
-      const Vec vv = load(vp, d, k) * b2 + c2 * gv * gv;          // v ← β₂v + (1−β₂)g²
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec gv = load(gp, d);
+      const Vec mv = load(mp, d) * b1 + c1 * gv;               // m ← β₁m + (1−β₁)g
+      const Vec vv = load(vp, d) * b2 + c2 * gv * gv;          // v ← β₂v + (1−β₂)g²
       const Vec R = (mv / bc1) / ((vv / bc2).sqrt() + eps);       // m̂ / (√v̂ + ε)
-      const Vec w = load(Wp, d, k);
+      const Vec w = load(Wp, d);
       const Vec Wv = w * decay_lanes(a.cautious, decay, lr_wd, R * w) + neg_lr * R;  // W(1 − ηλ) − ηR
-      store(mv, mp, d, k);
-      store(vv, vp, d, k);
-      store(Wv, Wp, d, k);
+      store(mv, mp, d);
+      store(vv, vp, d);
+      store(Wv, Wp, d);
     });
   });
   std::vector<size_t> accelerated;
@@ -317,20 +314,20 @@ std::vector<at::Tensor> adam_ratio_(at::TensorList g, at::TensorList m, at::Tens
   run_fused(p, [&](size_t i) { return g[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const double t = static_cast<double>(steps[i]);
     const Vec b1(a.beta1), c1(1.0 - a.beta1), b2(a.beta2), c2(1.0 - a.beta2), eps(a.eps),
         bc1(1.0 - std::pow(a.beta1, t)), bc2(1.0 - std::pow(a.beta2, t));
     scalar_t *mp = ptr<scalar_t>(m[i]) + b, *vp = ptr<scalar_t>(v[i]) + b,
              *Rp = ptr<scalar_t>(R[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec gv = load(gp, d, k);
-      const Vec mv = load(mp, d, k) * b1 + c1 * gv;       // m ← β₁m + (1−β₁)g
-      const Vec vv = load(vp, d, k) * b2 + c2 * gv * gv;  // v ← β₂v + (1−β₂)g²
-      store(mv, mp, d, k);
-      store(vv, vp, d, k);
-      store((mv / bc1) / ((vv / bc2).sqrt() + eps), Rp, d, k);  // m̂ / (√v̂ + ε)
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec gv = load(gp, d);
+      const Vec mv = load(mp, d) * b1 + c1 * gv;       // m ← β₁m + (1−β₁)g
+      const Vec vv = load(vp, d) * b2 + c2 * gv * gv;  // v ← β₂v + (1−β₂)g²
+      store(mv, mp, d);
+      store(vv, vp, d);
+      store((mv / bc1) / ((vv / bc2).sqrt() + eps), Rp, d);  // m̂ / (√v̂ + ε)
     });
   });
   for (size_t i : p.rest) {
@@ -360,19 +357,19 @@ void lion_(at::TensorList W, at::TensorList g, at::TensorList m, const LionArgs&
   run_fused(p, [&](size_t i) { return W[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const Vec decay(decay_factor(a.lr, a.weight_decay)), lr_wd(a.lr * a.weight_decay),
         b1(a.beta1), c1(1.0 - a.beta1), b2(a.beta2), c2(1.0 - a.beta2), neg_lr(-a.lr), zero(0);
     scalar_t *Wp = ptr<scalar_t>(W[i]) + b, *mp = ptr<scalar_t>(m[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec gv = load(gp, d, k), mv = load(mp, d, k);
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec gv = load(gp, d), mv = load(mp, d);
       const Vec c = mv * b1 + c1 * gv;                   // c = β₁m + (1−β₁)g
       const Vec sign = c.gt(zero) - c.lt(zero);          // sign(c), 0 at 0 (and NaN, as ATen)
-      const Vec w = load(Wp, d, k);
-      store(w * decay_lanes(a.cautious, decay, lr_wd, sign * w) + neg_lr * sign, Wp, d,
-            k);  // W(1 − ηλ) − η sign(c)
-      store(mv * b2 + c2 * gv, mp, d, k);                // m ← β₂m + (1−β₂)g
+      const Vec w = load(Wp, d);
+      // W(1 − ηλ) − η sign(c)
+      store(w * decay_lanes(a.cautious, decay, lr_wd, sign * w) + neg_lr * sign, Wp, d);
+      store(mv * b2 + c2 * gv, mp, d);                // m ← β₂m + (1−β₂)g
     });
   });
   for (size_t i : p.rest) lion_reference_({W[i]}, {g[i]}, {m[i]}, a);
@@ -404,15 +401,15 @@ std::vector<at::Tensor> heavy_ball_direction_(at::TensorList B, at::TensorList g
   run_fused(p, [&](size_t i) { return B[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const Vec muv(mu);
     scalar_t *Bp = ptr<scalar_t>(B[i]) + b, *Up = ptr<scalar_t>(U[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec gv = load(gp, d, k);
-      const Vec Bv = load(Bp, d, k) * muv + gv;  // B ← μB + g
-      store(Bv, Bp, d, k);
-      if (nesterov) store(gv + muv * Bv, Up, d, k);  // U = g + μB
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec gv = load(gp, d);
+      const Vec Bv = load(Bp, d) * muv + gv;  // B ← μB + g
+      store(Bv, Bp, d);
+      if (nesterov) store(gv + muv * Bv, Up, d);  // U = g + μB
     });
   });
   for (size_t i : p.rest) U[i] = heavy_ball_direction_reference_({B[i]}, {g[i]}, mu, nesterov)[0];
@@ -443,15 +440,15 @@ std::vector<at::Tensor> ema_direction_(at::TensorList M, at::TensorList g, doubl
   run_fused(p, [&](size_t i) { return M[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const Vec bm(beta), cm((1.0 - beta) * scale), bu(beta_u), cu((1.0 - beta_u) * scale);
     scalar_t *Mp = ptr<scalar_t>(M[i]) + b, *Up = ptr<scalar_t>(U[i]) + b;
     const scalar_t* gp = ptr<scalar_t>(g[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec gv = load(gp, d, k);
-      const Vec Mv = load(Mp, d, k) * bm + cm * gv;  // M ← βM + (1−β)·s·g
-      store(Mv, Mp, d, k);
-      if (lookahead) store(Mv * bu + cu * gv, Up, d, k);  // U = β_u M + (1−β_u)·s·g
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec gv = load(gp, d);
+      const Vec Mv = load(Mp, d) * bm + cm * gv;  // M ← βM + (1−β)·s·g
+      store(Mv, Mp, d);
+      if (lookahead) store(Mv * bu + cu * gv, Up, d);  // U = β_u M + (1−β_u)·s·g
     });
   });
   for (size_t i : p.rest) {
@@ -467,11 +464,8 @@ void decay_and_apply_reference_(at::TensorList W, at::TensorList U, double lr,
   check_sizes("decay_and_apply_reference_", W.size(), {U.size(), alphas.size()});
   for (size_t i = 0; i < W.size(); ++i) {
     at::Tensor Wi = W[i];
-    if (cautious) {
-      T::cautious_weight_decay_(Wi, U[i] * -alphas[i], lr, weight_decay);  // u = −αU/η
-    } else {
-      T::decoupled_weight_decay_(Wi, lr, weight_decay);  // W ← W(1 − ηλ)
-    }
+    decay_reference_(Wi, cautious ? U[i] * -alphas[i] : at::Tensor(), lr, weight_decay,
+                     cautious);  // u = −αU/η
     T::apply_update_(Wi, U[i], alphas[i]);                                 // W ← W + αU
   }
 }
@@ -484,14 +478,14 @@ void decay_and_apply_(at::TensorList W, at::TensorList U, double lr, double weig
   run_fused(p, [&](size_t i) { return W[i].numel(); }, [&](auto tag, size_t i, int64_t b,
                                                            int64_t e) {
     using scalar_t = decltype(tag);
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const Vec decay(decay_d), lr_wd(lr * weight_decay), alpha(alphas[i]), neg_alpha(-alphas[i]);
     scalar_t* Wp = ptr<scalar_t>(W[i]) + b;
     const scalar_t* Up = ptr<scalar_t>(U[i]) + b;
-    vector_loop<scalar_t>(e - b, [&](int64_t k, int64_t d) {
-      const Vec w = load(Wp, d, k), u = load(Up, d, k);
-      store(w * decay_lanes(cautious, decay, lr_wd, neg_alpha * u * w) + alpha * u, Wp, d,
-            k);  // W(1 − ηλ) + αU
+    vector_loop<scalar_t>(e - b, [&](int64_t d) {
+      const Vec w = load(Wp, d), u = load(Up, d);
+      // W(1 − ηλ) + αU
+      store(w * decay_lanes(cautious, decay, lr_wd, neg_alpha * u * w) + alpha * u, Wp, d);
     });
   });
   for (size_t i : p.rest) {
@@ -527,11 +521,8 @@ void decay_and_apply_rows_reference_(const at::Tensor& W, const at::Tensor& U,
   at::Tensor Wm = W;
   if (U.numel() == 0) return;
   const auto dU = (U.reshape({-1, cols}) * d.reshape({-1, 1}).to(U.scalar_type())).reshape(W.sizes());
-  if (cautious) {
-    T::cautious_weight_decay_(Wm, dU * -alpha, lr, weight_decay);  // u = −α d U / η
-  } else {
-    T::decoupled_weight_decay_(Wm, lr, weight_decay);  // W ← W(1 − ηλ)
-  }
+  decay_reference_(Wm, cautious ? dU * -alpha : at::Tensor(), lr, weight_decay,
+                   cautious);  // u = −α d U / η
   T::apply_update_(Wm, dU, alpha);                                 // W ← W + α d U
 }
 
@@ -546,7 +537,7 @@ void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::T
   }
   const int64_t rows = d.numel();
   AT_DISPATCH_FLOATING_TYPES(U.scalar_type(), "decay_and_apply_rows_", [&] {
-    using Vec = Vectorized<scalar_t>;
+    using Vec = Lane<scalar_t>;
     const Vec decay(decay_factor(lr, weight_decay)), lr_wd(lr * weight_decay);
     scalar_t* Wp = W.data_ptr<scalar_t>();
     const scalar_t *Up = U.data_ptr<scalar_t>(), *dp = d.data_ptr<scalar_t>();
@@ -554,10 +545,10 @@ void decay_and_apply_rows_(const at::Tensor& W, const at::Tensor& U, const at::T
       const Vec a(static_cast<scalar_t>(alpha) * dp[r]), neg_a(-(static_cast<scalar_t>(alpha) * dp[r]));
       scalar_t* Wr = Wp + r * cols;
       const scalar_t* Ur = Up + r * cols;
-      vector_loop<scalar_t>(cols, [&](int64_t k, int64_t j) {
-        const Vec w = load(Wr, j, k), u = load(Ur, j, k);
-        store(w * decay_lanes(cautious, decay, lr_wd, neg_a * u * w) + a * u, Wr, j,
-              k);  // W(1 − ηλ) + α d U
+      vector_loop<scalar_t>(cols, [&](int64_t j) {
+        const Vec w = load(Wr, j), u = load(Ur, j);
+        // W(1 − ηλ) + α d U
+        store(w * decay_lanes(cautious, decay, lr_wd, neg_a * u * w) + a * u, Wr, j);
       });
     });
   });
