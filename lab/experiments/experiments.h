@@ -14,6 +14,8 @@ Experiment factorization_experiment();  // factorization.cpp
 Experiment icl_experiment();            // icl.cpp
 // Paper 3 (arXiv 2602.04669)
 Experiment spectral_power_experiment(); // spectral_power.cpp
+// The Muon variants side by side (variants.h)
+Experiment variants_experiment();       // variants.cpp
 // Matrix-function study (docs/algorithms.md, "Matrix functions")
 Experiment matfun_study_experiment();   // matfun_study.cpp
 

@@ -6,13 +6,15 @@ namespace specopt {
 namespace lab {
 
 const std::vector<Experiment>& experiments() {
-  // Report order: paper 1, paper 2, paper 3, then the matrix-function study.
+  // Report order: paper 1, paper 2, paper 3, the variants comparison, then the
+  // matrix-function study.
   static const std::vector<Experiment> all = {
       constraint_experiment(),
       lyapunov_experiment(),
       factorization_experiment(),
       icl_experiment(),
       spectral_power_experiment(),
+      variants_experiment(),
       matfun_study_experiment(),  // last: the report's closing section
   };
   return all;

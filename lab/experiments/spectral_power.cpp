@@ -18,6 +18,7 @@
 
 #include "lab/experiments/experiments.h"
 #include "lab/experiments/judge.h"
+#include "lab/experiments/train_tasks.h"
 #include "lab/train/config.h"
 #include "lab/train/trainer.h"
 
@@ -40,46 +41,6 @@ struct Run {
   bool diverged = false;
   double seconds = 0;
 };
-
-TrainConfig task_config(const Params& p, const std::string& task) {
-  TrainConfig c;
-  if (task == "gpt") {
-    c.model.kind = "gpt";
-    c.data.dataset = "brown";
-    c.model.n_layer = p.count("gpt_layers");
-    c.model.d_model = p.count("gpt_width");
-    c.model.n_head = p.count("gpt_heads");
-    c.model.context = p.count("gpt_context");
-    c.data.eval_batches = p.count("gpt_eval_batches");
-    c.batch_size = p.count("gpt_batch");
-    c.steps = p.count("gpt_steps");
-  } else if (task == "mlp") {
-    c.model.kind = "mlp";
-    c.data.dataset = "fashion_mnist";
-    c.model.hidden = p.count("mlp_hidden");
-    c.model.depth = 2;
-    c.data.train_limit = p.count("mlp_train_images");
-    c.data.val_limit = p.count("mlp_val_images");
-    c.batch_size = p.count("mlp_batch");
-    c.steps = p.count("mlp_steps");
-  } else {
-    throw std::invalid_argument("--set tasks: unknown task '" + task + "' (known: gpt, mlp)");
-  }
-  c.data.dir = p.text(task == "gpt" ? "gpt_data_dir" : "mlp_data_dir");
-  c.eval_interval = c.steps;
-  c.log_interval = c.steps;
-  c.grad_clip = 1.0;
-  c.schedule.name = "warmup_cosine";
-  c.schedule.warmup = std::max<int64_t>(1, c.steps / 10);
-  c.schedule.min = 0.1;
-  c.optimizer.vector_lr = p.positive("vector_lr");
-  c.optimizer.beta1 = 0.9;
-  c.optimizer.beta2 = 0.95;
-  c.optimizer.weight_decay = 0;
-  c.optimizer.vector_weight_decay = 0;
-  c.threads = p.integer("threads");
-  return c;
-}
 
 Run run_one(RunContext& ctx, const TrainConfig& base, const std::string& task,
             const std::string& variant, const std::string& optimizer, double lr, int64_t seed) {
@@ -173,24 +134,11 @@ Experiment spectral_power_experiment() {
        "multipliers of the centre forming each variant's lr grid"},
       {"seeds", "0,1", "0,1,2", "seeds (added to --seed); losses are reported as mean ± spread (half the range)"},
       {"vector_lr", "3e-3", "3e-3", "AdamW lr of vectors, embeddings and heads (fixed, as in the paper)"},
-      {"gpt_steps", "150", "400", "training steps of the GPT"},
-      {"gpt_layers", "2", "2", "GPT layers"},
-      {"gpt_width", "64", "96", "GPT width d_model"},
-      {"gpt_heads", "2", "4", "GPT heads"},
-      {"gpt_context", "64", "64", "GPT context (characters)"},
-      {"gpt_batch", "16", "16", "GPT sequences per batch"},
-      {"gpt_eval_batches", "4", "16", "GPT validation batches"},
-      {"mlp_steps", "150", "400", "training steps of the MLP"},
-      {"mlp_hidden", "128", "256", "MLP width (2 hidden layers)"},
-      {"mlp_batch", "64", "128", "MLP batch size"},
-      {"mlp_train_images", "12000", "60000", "training images used"},
-      {"mlp_val_images", "2000", "10000", "test images used for validation"},
-      // One thread: these models are too small to gain from two, and one run per core wastes
-      // nothing on spinning OpenMP workers when the machine is shared.
-      {"threads", "1", "1", "intra-op threads per run (0: leave as set by --threads)"},
-      {"gpt_data_dir", "", "", "Brown folder override (empty: the prepared cache)"},
-      {"mlp_data_dir", "", "", "Fashion-MNIST folder override (empty: the cache / Debian's package)"},
   };
+  const auto tasks = train_task_knobs(
+      {/*gpt*/ 150, 2, 64, 2, 64, 16, 4, /*mlp*/ 150, 128, 64, 12000, 2000},
+      {/*gpt*/ 400, 2, 96, 4, 64, 16, 16, /*mlp*/ 400, 256, 128, 60000, 10000});
+  e.knobs.insert(e.knobs.end(), tasks.begin(), tasks.end());
   e.run = [](RunContext& ctx) {
     const auto& p = ctx.params();
     const auto tasks = p.texts("tasks");
@@ -212,7 +160,7 @@ Experiment spectral_power_experiment() {
 
     std::vector<Run> runs, defaults;
     for (const auto& task : tasks) {
-      const auto base = task_config(p, task);
+      const auto base = train_task_config(p, task);
       for (const auto s : seeds) {
         const int64_t seed = static_cast<int64_t>(ctx.seed()) + s;
         for (const auto& v : variants) {
