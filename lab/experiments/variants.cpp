@@ -31,9 +31,12 @@ const std::vector<VariantRule>& variant_rules() {
   // spectral-power; AdamW 5e-3 (between the two tasks' optima, 3e-3 and 1e-2, so one sweep
   // holds both); AdaMuon and PolarGrad where a one-seed pilot on both quick tasks put
   // their optimum (AdaMuon's RMS-matched step wants about AdamW's lr; PolarGrad's step is
-  // ‖U‖_* times Muon's, and clipped gradients keep ‖U‖_* small here).
+  // ‖U‖_* times Muon's, and clipped gradients keep ‖U‖_* small here). A new rule is one line
+  // here, once the trainer knows its optimizer name (optimizer_names(), lab/train/config.cpp):
+  //   {"dion2", "dion2", 0.02, false, false, "muon", "arXiv 2512.16928"},
+  // puts Dion2 in every sweep, table and figure and among the variants held against AdamW.
   static const std::vector<VariantRule> rules = {
-      {"muon", "muon", 0.02, false, false, "muon", "Keller Jordan's Muon (arXiv 2502.16982)"},
+      {"muon", "muon", 0.02, false, false, "muon", "KellerJordan/Muon (analysed in arXiv 2506.15054)"},
       {"normuon", "normuon", 0.02, false, false, "muon", "arXiv 2510.05491"},
       {"adamuon", "adamuon", 6e-3, false, false, "muon", "arXiv 2507.11005"},
       {"polargrad", "polargrad", 0.1, false, false, "muon", "arXiv 2505.21799"},
