@@ -178,11 +178,11 @@ std::vector<Claim> variant_claims(const std::map<std::string, std::vector<RuleSu
   const std::string noise = " by more than the two seed spreads (half ranges) together";
   pairwise_claim(out, by_task, "normuon_beats_muon",
                  "NorMuon's best validation loss is below Muon's" + noise, "normuon", "muon", lower,
-                 "arXiv 2510.05491: NorMuon ahead of Muon at every scale tried (11% better "
+                 "arXiv 2510.05491: NorMuon ahead of Muon in its pre-training runs (11% better "
                  "training efficiency than Muon at 1.1B parameters)");
   pairwise_claim(out, by_task, "adamuon_beats_muon",
                  "AdaMuon's best validation loss is below Muon's" + noise, "adamuon", "muon", lower,
-                 "arXiv 2507.11005: AdaMuon converges faster than Muon in GPT-2 pre-training");
+                 "arXiv 2507.11005: AdaMuon ahead of Muon in its GPT-2 pre-training runs");
   pairwise_claim(out, by_task, "cautious_wd_no_harm",
                  "cautious weight decay does not hurt: Muon + cautious WD's best validation loss is "
                  "not above Muon's (no decay)" + noise,
