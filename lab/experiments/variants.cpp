@@ -28,11 +28,12 @@ namespace lab {
 const std::vector<VariantRule>& variant_rules() {
   // One line per rule: {name, trainer optimizer, centre lr, weight decay, cautious, family,
   // source}. Centres: Muon's 0.02 (its variants' defaults too); AdamZ 2e-2 as in
-  // spectral-power; AdamW 5e-3 (between the two tasks' optima, 3e-3 and 1e-2, so one sweep
-  // holds both); AdaMuon and PolarGrad where a one-seed pilot on both quick tasks put
-  // their optimum (AdaMuon's RMS-matched step wants about AdamW's lr; PolarGrad's step is
-  // ‖U‖_* times Muon's, and clipped gradients keep ‖U‖_* small here). A new rule is one line
-  // here, once the trainer knows its optimizer name (optimizer_names(), lab/train/config.cpp):
+  // spectral-power; AdamW 5e-3, between its optima on the two tasks (about 3e-3 on the GPT and
+  // 1e-2 on the MLP in a sweep centred at 3e-3); AdaMuon and PolarGrad where a one-seed pilot
+  // on both quick tasks put their optimum (AdaMuon's RMS-matched step wants about AdamW's lr;
+  // PolarGrad's step is ‖U‖_* times Muon's, and clipped gradients keep ‖U‖_* small here).
+  // A new rule is one line here, once the trainer knows its optimizer name
+  // (optimizer_names(), lab/train/config.cpp):
   //   {"dion2", "dion2", 0.02, false, false, "muon", "arXiv 2512.16928"},
   // puts Dion2 in every sweep, table and figure and among the variants held against AdamW.
   static const std::vector<VariantRule> rules = {
@@ -142,8 +143,8 @@ void write_curves(RunContext& ctx, const std::string& task, const std::string& w
   }
   ctx.write_csv("curves_" + task, cols, rows);
   ctx.plot({"curves_" + task, "curves_" + task, "step", {cols.begin() + 1, cols.end()},
-            what + ": training loss at each rule's best lr (mean over seeds, " +
-                std::to_string(window) + "-step windows)",
+            what + ": training loss at the best lr (seed mean, " + std::to_string(window) +
+                "-step windows)",
             "step", "training loss"});
 }
 
@@ -169,8 +170,7 @@ void write_sweep(RunContext& ctx, const std::string& task, const std::string& wh
   }
   ctx.write_csv("lr_sweep_" + task, cols, rows);
   ctx.plot({"lr_sweep_" + task, "lr_sweep_" + task, "lr", {cols.begin() + 1, cols.end()},
-            what + ": final validation loss over each rule's lr sweep (mean over seeds; diverged "
-                   "points left out)",
+            what + ": final validation loss vs lr (seed mean; diverged points left out)",
             "learning rate (the matrices' for hybrids)", "final validation loss", /*logx=*/true,
             /*logy=*/false, /*points=*/true});
 }
@@ -291,8 +291,8 @@ Experiment variants_experiment() {
       "sweeps on a char-GPT (Brown) and an MLP (Fashion-MNIST): best-lr loss ± seed spread, lr "
       "sensitivity, divergences, step time";
   e.full_runtime =
-      "about 15 minutes of CPU on an idle core (3 seeds, 5-point sweeps, 200 steps, all the "
-      "training images: 2 tasks × 8 rules × 15 = 240 runs)";
+      "about 16 minutes of CPU on an idle core, estimated from the quick runs (3 seeds, 5-point "
+      "sweeps, 200 steps, all the training images: 2 tasks × 8 rules × 15 = 240 runs)";
   const std::string all = all_rule_names();
   e.knobs = {
       {"tasks", "gpt,mlp", "gpt,mlp", "tasks to run: gpt (char-level GPT on Brown), mlp (Fashion-MNIST)"},

@@ -55,6 +55,7 @@ TEST(ReproduceAll, EveryExperimentEveryClaimEveryFigure) {
       " --set 'spectral-power.mlp_hidden=16' --set 'spectral-power.mlp_batch=16'"
       " --set 'spectral-power.mlp_train_images=256' --set 'spectral-power.mlp_val_images=64'"
       " --set 'variants.rules=muon,muon_cwd,adamw' --set 'variants.lr_factors=0.3,3'"
+      " --set 'variants.seeds=0'"
       " --set 'variants.gpt_steps=6' --set 'variants.gpt_layers=1' --set 'variants.gpt_width=16'"
       " --set 'variants.gpt_heads=2' --set 'variants.gpt_context=16' --set 'variants.gpt_batch=4'"
       " --set 'variants.gpt_eval_batches=1' --set 'variants.mlp_steps=6'"
