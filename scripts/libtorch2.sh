@@ -36,6 +36,8 @@ packages=(
   # the report test renders index.html in headless Chromium (with a font).
   chromium fonts-dejavu-core
   dataset-fashion-mnist
+  # the Python package (python/): built against the root's python3-torch 2.6 and tested
+  pybind11-dev python3-pytest
 )
 
 say() { printf 'libtorch2: %s\n' "$*"; }

@@ -154,10 +154,6 @@ class _SpecoptOptimizer(Optimizer):
             raise
 
     # --- the step --------------------------------------------------------------------------
-    def _grads(self, group, grads):
-        """The gradients handed to the rule (Muon rescales them; see there)."""
-        return grads
-
     @property
     def skipped_steps(self):
         """Steps skipped because of a NaN/Inf gradient (nonfinite="skip")."""
@@ -203,7 +199,6 @@ class _SpecoptOptimizer(Optimizer):
                     f"parameter {pi} (size {tuple(checked[bad].shape)}); no parameter or state was "
                     "modified. Pass nonfinite='skip' to skip such steps, or 'ignore' to step anyway.")
         for group, rule, params, grads, states in work:
-            grads = self._impl(group)._grads(self, group, grads)
             rule.step(float(_plain(group["lr"])), params, grads, states)
         return loss
 
@@ -281,6 +276,7 @@ class Muon(_SpecoptOptimizer):
         o = {
             "momentum": float(group["momentum"]),
             "nesterov": bool(group["nesterov"]),
+            "ema_momentum": True,  # torch's B ← lerp(B, g, 1−μ), U = lerp(g, B, μ)
             "weight_decay": float(group["weight_decay"]),
             "polar.method": group["method"],
             "polar.steps": int(group["ns_steps"]),
@@ -304,15 +300,6 @@ class Muon(_SpecoptOptimizer):
                 f"Muon only supports 2D parameters whereas we found a parameter with size: {p.size()}"
                 " (specopt also takes conv weights and 3-D batches; give vectors to AdamW)")
         super()._check_param(rule, p, where)
-
-    def _grads(self, group, grads):
-        # specopt's rule keeps the heavy-ball sum B ← μB + g and U = g + μB. Fed (1−μ)g, that is
-        # exactly torch's EMA B ← lerp(B, g, 1−μ) and U = lerp(g, B, μ): the state and the update
-        # are torch.optim.Muon's.
-        scale = 1.0 - float(group["momentum"])
-        if scale == 1.0:
-            return grads
-        return [g * scale for g in grads]
 
 
 # torch.optim.Muon's default ns_coefficients (Jordan's quintic).

@@ -39,6 +39,7 @@ void MuonOptions::fields(FieldVisitor& v) {
   v("lr", lr_, Range::nonneg);
   v("momentum", momentum_, Range::unit);
   v("nesterov", nesterov_);
+  v("ema_momentum", ema_momentum_);
   v("polar", polar_);
   v("shape_rule", shape_rule_);
   v("weight_decay", weight_decay_, Range::nonneg);
@@ -75,8 +76,10 @@ void MuonOptions::update(std::vector<RuleItem>& items) const {
     const auto shape = T::matrix_shape(it.param, layout, kName);
     alphas.push_back(-o.lr() * T::shape_scale(o.shape_rule(), shape.first, shape.second));
   }
-  // B ← μB + g;  U = g + μB (Nesterov) or B — one pass (fused.h)
-  const auto U = fused::heavy_ball_direction_(B, g, o.momentum(), o.nesterov());
+  // B ← μB + g;  U = g + μB (Nesterov) or B — one pass (fused.h); or the EMA form
+  const auto U = o.ema_momentum()
+                     ? fused::ema_direction_(B, g, o.momentum(), o.nesterov(), o.momentum())
+                     : fused::heavy_ball_direction_(B, g, o.momentum(), o.nesterov());
   const auto O = T::polar_map_batched(U, o.polar(), layout, kName);  // O ≈ msign(U)
   fused::decay_and_apply_(X, O, o.lr(), o.weight_decay(), alphas,
                           o.cautious_weight_decay());  // X ← X(1 − ηλ) − η s O

@@ -44,6 +44,10 @@ struct MuonOptions : public RuleOptionsBase<MuonOptions, MuonParamState> {
   TORCH_ARG(double, lr) = 0.02;
   TORCH_ARG(double, momentum) = 0.95;
   TORCH_ARG(bool, nesterov) = true;
+  // false: the heavy-ball sum B ← μB + g, U = g + μB (Nesterov) or B. true: the EMA of
+  // torch.optim.Muon and KellerJordan/Muon, B ← μB + (1−μ)g, U = μB + (1−μ)g or B. The
+  // orthogonalised update is the same up to eps (msign is scale-invariant); the state is (1−μ)×.
+  TORCH_ARG(bool, ema_momentum) = false;
   // Default: the reference Muon's orthogonalisation (newton_schulz, jordan, 5 steps, eps 1e-7,
   // bf16 arithmetic for float32 weights where bf16 is native: CUDA, AVX512-BF16/AMX CPUs).
   TORCH_ARG(PolarOptions, polar) = PolarOptions()

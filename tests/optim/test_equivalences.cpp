@@ -241,4 +241,27 @@ TEST(Equivalence, MuonDefaultsMatchReferenceByHand) {
   }
 }
 
+// ema_momentum: torch.optim.Muon's EMA B ← μB + (1−μ)g and look-ahead U = μB + (1−μ)g (or B),
+// exact polar, against that recurrence by hand (python/tests check the state against torch's).
+TEST(Equivalence, MuonEmaMomentumIsTorchMuonByHand) {
+  for (bool nesterov : {true, false}) {
+    const std::vector<int64_t> shape{8, 5};
+    const double eta = 0.02, mu = 0.9, lambda = 0.01;
+    const auto X0 = ot::randn(shape, 31);
+    const auto grad = ot::nonlinear_grad(shape, 32);
+    auto a = X0.clone().requires_grad_();
+    Muon muon({a}, MuonOptions(eta).momentum(mu).weight_decay(lambda).polar(kSvd)
+                       .nesterov(nesterov).ema_momentum(true));
+    const double s = std::sqrt(8.0 / 5.0);
+    at::Tensor B = at::zeros_like(X0);
+    auto hand = ot::hand_trajectory(X0, grad, kSteps, [&](at::Tensor& X, const at::Tensor& g, int) {
+      B = mu * B + (1 - mu) * g;
+      const auto U = nesterov ? mu * B + (1 - mu) * g : B;
+      X = X - eta * lambda * X - eta * s * specopt::lab::exact_spectral_power(U, 0.0);
+    });
+    ot::expect_same_trajectory(ot::trajectory(muon, a, grad, kSteps), hand, 1e-10,
+                               nesterov ? "nesterov" : "plain");
+  }
+}
+
 }  // namespace
