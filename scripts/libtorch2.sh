@@ -36,8 +36,9 @@ packages=(
   # the report test renders index.html in headless Chromium (with a font).
   chromium fonts-dejavu-core
   dataset-fashion-mnist
-  # the Python package (python/): built against the root's python3-torch 2.6 and tested
-  pybind11-dev python3-pytest
+  # the Python package (python/), built against the root's python3-torch 2.6 and tested
+  # (torch.utils.cpp_extension imports setuptools)
+  pybind11-dev python3-dev python3-pytest python3-setuptools
 )
 
 say() { printf 'libtorch2: %s\n' "$*"; }
