@@ -91,6 +91,9 @@ std::vector<std::string> matfun_bench_methods(const std::string& op) {
     return {"reference_ns5",      "reference_ns5+bf16",
             "newton_schulz:jordan", "newton_schulz:jordan+bf16",
             "newton_schulz:polar_express", "newton_schulz:polar_express+bf16",
+            // Turbo-Muon's AOL start (arXiv 2512.04632): 4 steps instead of 5.
+            "newton_schulz:turbo_muon+aol", "newton_schulz:turbo_muon+aol+bf16",
+            "newton_schulz:jordan+aol", "newton_schulz:jordan+aol+bf16",
             "gram_newton_schulz:jordan", "gram_newton_schulz:polar_express",
             "gram_eigh",          "svd",
             "auto"};
@@ -283,26 +286,39 @@ std::vector<MatfunBenchRecord> run_matfun_bench(const MatfunBenchConfig& config)
                               B * newton_schulz_flops(m, n, 5), exact));
         rows.back().gemm_gflops = gemm_bf16_gflops;
       }
-      const std::pair<const char*, NsSchedule> schedules[] = {
-          {"newton_schulz:jordan", NsSchedule::jordan()},
-          {"newton_schulz:polar_express", NsSchedule::polar_express()}};
-      for (const auto& [name, sched] : schedules) {
-        const int steps = 5;
+      struct NsRow {
+        const char* name;
+        NsSchedule schedule;
+        int steps;
+        bool aol;
+      };
+      const NsRow ns_rows[] = {
+          {"newton_schulz:jordan", NsSchedule::jordan(), 5, false},
+          {"newton_schulz:polar_express", NsSchedule::polar_express(), 5, false},
+          {"newton_schulz:turbo_muon+aol", NsSchedule::turbo_muon(), 4, true},
+          {"newton_schulz:jordan+aol", NsSchedule::jordan(), 4, true}};
+      for (const auto& [name, sched, steps, aol] : ns_rows) {
         // The FLOPs this path needs: 3.5m²n + 1.5m³ per step where the symmetric products skip
         // a block (CPU, m ≥ 512), 4m²n + 2m³ elsewhere. So GFLOP/s compares honestly with GEMM.
-        const auto opts =
-            PolarOptions().method(PolarMethod::newton_schulz).schedule(sched).steps(steps);
+        // (The AOL start adds O(m² + mn) element-wise work and no product: not counted.)
+        const auto opts = PolarOptions()
+                              .method(PolarMethod::newton_schulz)
+                              .schedule(sched)
+                              .steps(steps)
+                              .aol(aol);
         polar_with(name, opts, newton_schulz_flops(G, steps));
         if (bf16_rows && wanted(config, std::string(name) + "+bf16")) {
+          // bf16 takes plain products (gram_uses_blocks): general FLOP count.
           polar_with(std::string(name) + "+bf16",
                      PolarOptions(opts).compute_dtype(at::kBFloat16),
-                     newton_schulz_flops(G, steps));
+                     B * newton_schulz_flops(m, n, steps));
           rows.back().gemm_gflops = gemm_bf16_gflops;
         }
       }
       // Gram Newton–Schulz: the same polynomials, FLOPs of its own path (fewer; its bf16
       // arithmetic is the plain iteration, gram_newton_schulz.h, so it has no "+bf16" row).
-      for (const auto& [name, sched] : schedules) {
+      for (const auto& [name, sched, steps, aol] : ns_rows) {
+        if (aol) continue;
         const std::string gram_name = "gram_" + std::string(name);
         const auto opts =
             PolarOptions().method(PolarMethod::gram_newton_schulz).schedule(sched).steps(5);

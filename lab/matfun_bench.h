@@ -48,7 +48,9 @@ struct MatfunBenchConfig {
 
 struct MatfunBenchRecord {
   std::string op;       // "polar" | "power"
-  std::string method;   // "reference_ns5", "newton_schulz:jordan", "gram_eigh", "auto", ...
+  // "reference_ns5", "newton_schulz:jordan", "gram_eigh", "auto", ...; Newton–Schulz rows run
+  // 5 steps, "+aol" rows 4 from the AOL start (aol.h), "+bf16" rows in bfloat16.
+  std::string method;
   double p = 0;         // 0 for polar
   std::string shape;    // "768x3072"
   std::string dtype;    // "float32" | "float64"

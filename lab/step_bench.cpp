@@ -49,6 +49,11 @@ const std::vector<Entry>& entries() {
       {"reference_muon", Kind::peer, "", ""},
       {"muon_f32", Kind::hybrid, "muon:lr=0.02,split_qkv=true,polar.bf16_where_fast=false",
        "hybrid: Muon (newton_schulz jordan x5 in float32, split_qkv) + AdamW"},
+      // Turbo-Muon's AOL start with one step fewer (the time does not depend on the
+      // coefficients; a text spec cannot name the turbo_muon table, so this row keeps jordan's).
+      {"muon_aol", Kind::hybrid, "muon:lr=0.02,split_qkv=true,polar.aol=true,polar.steps=4",
+       "hybrid: Muon with the AOL start (newton_schulz jordan x4, bf16 where native, split_qkv) + "
+       "AdamW"},
       {"muon_auto", Kind::hybrid, "muon:lr=0.02,split_qkv=true,polar.method=auto",
        "hybrid: Muon (polar auto, split_qkv) + AdamW"},
       {"normuon", Kind::hybrid, "normuon:lr=0.02",

@@ -1,6 +1,7 @@
 #pragma once
 // Everything in specopt/matfun/: polar factor (Newton–Schulz, Gram Newton–Schulz, eigh, SVD),
 // spectral powers and maps, top singular triplets, norms.
+#include <specopt/matfun/aol.h>
 #include <specopt/matfun/coupled_newton.h>
 #include <specopt/matfun/gram.h>
 #include <specopt/matfun/gram_eigh.h>

@@ -12,7 +12,10 @@ at::Tensor gram_xxt_add_reference(const at::Tensor& C, const at::Tensor& X, doub
 }
 
 bool gram_uses_blocks(const at::Tensor& X) {
-  return X.device().is_cpu() && X.size(-2) >= 512 && at::isFloatingType(X.scalar_type());
+  // float32/float64 only: bf16 products on blocks of a larger output (strided) leave oneDNN's
+  // fast path, and even into contiguous blocks they lost to one GEMM (docs/performance.md).
+  const auto t = X.scalar_type();
+  return X.device().is_cpu() && X.size(-2) >= 512 && (t == at::kFloat || t == at::kDouble);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "specopt/matfun/aol.h"
 #include "specopt/matfun/gram.h"
 #include "specopt/matfun/validate.h"
 
@@ -68,7 +69,8 @@ double gram_newton_schulz_flops(const at::Tensor& G, int steps, at::ScalarType c
 }
 
 at::Tensor gram_newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int steps,
-                              double eps, at::ScalarType compute_dtype, int restart_every) {
+                              double eps, at::ScalarType compute_dtype, int restart_every,
+                              bool aol) {
   detail::check_matrix(G, "gram_newton_schulz");
   TORCH_CHECK(steps >= 1, "gram_newton_schulz: steps must be >= 1, got ", steps);
   TORCH_CHECK(eps >= 0 && std::isfinite(eps), "gram_newton_schulz: eps must be >= 0, got ", eps);
@@ -77,20 +79,20 @@ at::Tensor gram_newton_schulz(const at::Tensor& G, const NsSchedule& schedule, i
   TORCH_CHECK(!schedule.coefficients.empty(), "gram_newton_schulz: schedule '", schedule.name,
               "' has no coefficients");
   if (!gram_newton_schulz_pays(G, steps, compute_dtype, restart_every)) {
-    return newton_schulz(G, schedule, steps, eps, compute_dtype);
+    return newton_schulz(G, schedule, steps, eps, compute_dtype, aol);
   }
   const int restart = effective_restart(restart_every, compute_dtype);
   const bool tall = !is_wide(G);
   // The same scaling and normalisation as newton_schulz, so both start from the same X₀.
   auto X = detail::to_scaled(G, detail::safe_scale(G), compute_dtype);
   if (tall) X = X.transpose(-2, -1).contiguous();
-  auto norm = at::linalg_vector_norm(X, 2, {-2, -1}, /*keepdim=*/true);
-  X = X / (norm * schedule.norm_factor + eps);
+  auto start = newton_schulz_start(X, schedule, eps, aol);
+  X = start.X;
+  at::Tensor R = start.A.defined() ? start.A : gram_xxt(X), Q;
 
   // Invariant: the plain iterate is Q X (Q = I while undefined); R = (Q X)(Q X)ᵀ. Q, R, Z
   // are polynomials in X Xᵀ, hence symmetric and commuting: every m × m product below has a
   // symmetric result and takes the block path where it pays.
-  at::Tensor R = gram_xxt(X), Q;
   for (int k = 0; k < steps; ++k) {
     const auto& c = schedule.at_step(k);
     if (restarts_before(k, restart)) {

@@ -26,9 +26,11 @@ int gram_newton_schulz_restart_interval(at::ScalarType compute_dtype);
 // orientation, arithmetic in `compute_dtype`; restarts before steps restart_every,
 // 2·restart_every, ... (0: the measured default above; ≥ steps: none). Same normalisation
 // and result as `newton_schulz` up to rounding; where the Gram route would not save FLOPs
-// (square or nearly square G) it runs `newton_schulz` itself. Returns G's dtype.
+// (square or nearly square G) it runs `newton_schulz` itself. Returns G's dtype. `aol`: the AOL
+// start of aol.h instead of the Frobenius normalisation (R₀ is the rescaling's Gram matrix).
 at::Tensor gram_newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int steps,
-                              double eps, at::ScalarType compute_dtype, int restart_every = 0);
+                              double eps, at::ScalarType compute_dtype, int restart_every = 0,
+                              bool aol = false);
 
 // FLOPs of `steps` quintic steps by the Gram route on an m × n matrix (per batch element, a
 // multiply-add counted as 2, s/l the small/large side): the Gram matrix 2s²l; per step R²,

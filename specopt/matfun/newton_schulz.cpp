@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "specopt/matfun/aol.h"
 #include "specopt/matfun/gram.h"
 #include "specopt/matfun/validate.h"
 
@@ -24,6 +25,15 @@ NsSchedule NsSchedule::polar_express() {
 
 NsSchedule NsSchedule::cubic() { return {"cubic", {{1.5, -0.5, 0.0}}, 1.0}; }
 
+NsSchedule NsSchedule::turbo_muon() {
+  return {"turbo_muon",
+          {{3.9505, -6.3029, 2.6377},
+           {3.7418, -5.5913, 2.3037},
+           {2.8769, -3.1427, 1.2046},
+           {2.8366, -3.0525, 1.2012}},
+          1.0};
+}
+
 NsSchedule NsSchedule::custom(std::vector<std::array<double, 3>> coefficients, double norm_factor) {
   TORCH_CHECK(!coefficients.empty(), "NsSchedule::custom: the coefficient table is empty");
   for (size_t i = 0; i < coefficients.size(); ++i) {
@@ -37,14 +47,17 @@ NsSchedule NsSchedule::custom(std::vector<std::array<double, 3>> coefficients, d
   return {"custom", std::move(coefficients), norm_factor};
 }
 
-std::vector<std::string> NsSchedule::names() { return {"jordan", "polar_express", "cubic"}; }
+std::vector<std::string> NsSchedule::names() {
+  return {"jordan", "polar_express", "cubic", "turbo_muon"};
+}
 
 NsSchedule NsSchedule::from_name(const std::string& name) {
   if (name == "jordan") return jordan();
   if (name == "polar_express") return polar_express();
   if (name == "cubic") return cubic();
+  if (name == "turbo_muon") return turbo_muon();
   TORCH_CHECK(false, "Unknown Newton-Schulz schedule '", name,
-              "' (expected jordan, polar_express or cubic)");
+              "' (expected jordan, polar_express, cubic or turbo_muon)");
 }
 
 const std::array<double, 3>& NsSchedule::at_step(int step) const {
@@ -81,7 +94,7 @@ at::Tensor add_matmul(const at::Tensor& C, const at::Tensor& A, const at::Tensor
 }  // namespace
 
 at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int steps, double eps,
-                         at::ScalarType compute_dtype) {
+                         at::ScalarType compute_dtype, bool aol) {
   detail::check_matrix(G, "newton_schulz");
   TORCH_CHECK(steps >= 1, "newton_schulz: steps must be >= 1, got ", steps);
   TORCH_CHECK(eps >= 0 && std::isfinite(eps), "newton_schulz: eps must be >= 0, got ", eps);
@@ -92,14 +105,18 @@ at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int st
   // ‖X‖_F ≥ 1 and eps only guards the all-zero matrix.
   auto X = detail::to_scaled(G, detail::safe_scale(G), compute_dtype);
   X = wide(X);
-  auto norm = at::linalg_vector_norm(X, 2, {-2, -1}, /*keepdim=*/true);
-  X = X / (norm * schedule.norm_factor + eps);
+  // A and B below are symmetric: for large m on CPU both skip their upper off-diagonal block.
   const bool symmetric_gram = gram_uses_blocks(X);
+  auto gram = [&](const at::Tensor& Y) {
+    return symmetric_gram ? gram_xxt(Y) : at::matmul(Y, Y.transpose(-2, -1));
+  };
+  auto start = newton_schulz_start(X, schedule, eps, aol);
+  X = start.X;
+  const at::Tensor first_gram = start.A;  // with aol: step 0's X Xᵀ, a by-product of the start
   for (int k = 0; k < steps; ++k) {
     const auto& c = schedule.at_step(k);
     // Quintic step on the wide side: A = XXᵀ (m×m), B = bA + cA², X = aX + BX.
-    // A and B are symmetric: for large m on CPU both skip their upper off-diagonal block.
-    auto A = symmetric_gram ? gram_xxt(X) : at::matmul(X, X.transpose(-2, -1));
+    auto A = k == 0 && first_gram.defined() ? first_gram : gram(X);
     auto B = c[2] == 0.0            ? A * c[1]
              : symmetric_gram ? gram_xxt_add(A, A, c[1], c[2])
                               : add_matmul(A, A, A, c[1], c[2]);

@@ -27,10 +27,15 @@ struct NsSchedule {
   static NsSchedule polar_express();
   // The classic convergent cubic: X ← 1.5 X − 0.5 (XXᵀ) X.
   static NsSchedule cubic();
+  // Turbo-Muon's (arXiv 2512.04632) 4-step table for an AOL-preconditioned start (aol.h):
+  // the last four of the 5-step quintic table of modded-nanogpt/Dion ("Muon+"), whose first,
+  // steepest step the preconditioning replaces. Like jordan it does not converge to 1 (the last
+  // triple sums to 0.985; repeated past step 4). Meant for 4 steps with aol = true.
+  static NsSchedule turbo_muon();
   // A user table; each entry (a, b, c). Throws on an empty table or non-finite entries.
   static NsSchedule custom(std::vector<std::array<double, 3>> coefficients,
                            double norm_factor = 1.0);
-  // "jordan" | "polar_express" | "cubic"; throws naming the unknown value otherwise.
+  // "jordan" | "polar_express" | "cubic" | "turbo_muon"; throws naming the unknown value.
   static NsSchedule from_name(const std::string& name);
   static std::vector<std::string> names();
 
@@ -40,8 +45,10 @@ struct NsSchedule {
 // Newton–Schulz on the wide orientation of G (..., m, n), `steps` ≥ 1 iterations of
 // `schedule`, arithmetic in `compute_dtype` (e.g. bfloat16 on CUDA). Returns G's dtype.
 // Each step costs 4m²n + 2m³ FLOPs (m the small side). A zero matrix returns zeros.
+// `aol`: start from the AOL rescaling (aol.h) instead of X/(‖X‖_F·norm_factor + eps); the first
+// step reuses the Gram matrix the rescaling computed, so the FLOPs per step are unchanged.
 at::Tensor newton_schulz(const at::Tensor& G, const NsSchedule& schedule, int steps,
-                         double eps, at::ScalarType compute_dtype);
+                         double eps, at::ScalarType compute_dtype, bool aol = false);
 
 // The plain reference, written as the reference Muon implementation does it: Frobenius
 // normalisation + 1e-7, transpose to wide, 5 quintic steps of three matmuls each

@@ -46,6 +46,11 @@ void PolarOptions::validate() const {
               " (must be >= 0)");
   TORCH_CHECK(tol_ > 0 && std::isfinite(tol_), "Invalid PolarOptions tol: ", tol_,
               " (must be > 0)");
+  TORCH_CHECK(!aol_ || method_ == PolarMethod::newton_schulz ||
+                  method_ == PolarMethod::gram_newton_schulz,
+              "Invalid PolarOptions: aol(true) with method ", to_string(method_),
+              " (AOL preconditions the Newton-Schulz iteration; set method(newton_schulz) or "
+              "method(gram_newton_schulz))");
   TORCH_CHECK(!schedule_.coefficients.empty(), "Invalid PolarOptions schedule '", schedule_.name,
               "': no coefficients");
 }
@@ -112,8 +117,9 @@ at::Tensor polar(const at::Tensor& G, const PolarOptions& options) {
       auto schedule = options.method() == PolarMethod::automatic ? NsSchedule::polar_express()
                                                                  : options.schedule();
       return method == PolarMethod::newton_schulz
-                 ? newton_schulz(G, schedule, options.steps(), options.eps(), compute)
-                 : gram_newton_schulz(G, schedule, options.steps(), options.eps(), compute);
+                 ? newton_schulz(G, schedule, options.steps(), options.eps(), compute, options.aol())
+                 : gram_newton_schulz(G, schedule, options.steps(), options.eps(), compute,
+                                      /*restart_every=*/0, options.aol());
     }
     case PolarMethod::gram_eigh: {
       // auto picks the precision from the computed spectrum (float32 when it meets tol).

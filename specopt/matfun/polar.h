@@ -47,9 +47,14 @@ struct PolarOptions {
   // reference Muon does everywhere; float32 elsewhere (emulated bf16 would be slower) and for
   // float64 input (whoever asks for float64 wants its precision).
   TORCH_ARG(bool, bf16_where_fast) = false;
+  // Newton–Schulz and Gram Newton–Schulz only: start from Turbo-Muon's AOL rescaling (aol.h,
+  // arXiv 2512.04632) instead of dividing by ‖X‖_F; its closer start lets 4 steps (with
+  // NsSchedule::turbo_muon()) replace 5 (docs/performance.md has the measured errors).
+  TORCH_ARG(bool, aol) = false;
 
  public:
-  // Throws on steps < 1, eps < 0, ridge < 0, tol <= 0, naming the option and value.
+  // Throws on steps < 1, eps < 0, ridge < 0, tol <= 0, and on aol with a method other than
+  // (gram_)newton_schulz, naming the option and value.
   void validate() const;
 };
 

@@ -133,6 +133,7 @@ void FieldVisitor::operator()(const std::string& name, PolarOptions& o) {
     (*this)("tol", o.tol());
     (*this)("compute_dtype", o.compute_dtype());
     (*this)("bf16_where_fast", o.bf16_where_fast());
+    (*this)("aol", o.aol());
   });
 }
 

@@ -155,10 +155,10 @@ TEST_F(CliFiles, BenchWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  // 8 polar methods + 4 power methods for each of p = 0.5, 0.25; where bf16 products are
-  // native, 3 more polar rows in bf16.
+  // 10 polar methods (2 of them from the AOL start) + 4 power methods for each of p = 0.5,
+  // 0.25; where bf16 products are native, 5 more polar rows in bf16.
   const bool bf16 = specopt::fast_bf16_matmul(at::Device(at::kCPU));
-  EXPECT_EQ(j.size(), bf16 ? 19u : 16u) << j.dump(1);
+  EXPECT_EQ(j.size(), bf16 ? 23u : 18u) << j.dump(1);
   const std::set<std::string> required = {"op",     "method",  "p",       "shape",  "dtype",
                                           "device", "seconds", "gflops",  "rel_err",
                                           "gemm_gflops"};
@@ -219,7 +219,7 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  EXPECT_EQ(j.size(), 11u) << j.dump(1);
+  EXPECT_EQ(j.size(), 12u) << j.dump(1);
   std::set<std::string> names;
   for (const auto& rec : j) {
     for (const char* key : {"optimizer", "seconds", "ratio_to_adamw", "ratio_to_torch_adamw",
@@ -243,7 +243,7 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
     if (spectral) EXPECT_GT(rec["gemm_bound_seconds"].get<double>(), 0) << rec;
   }
   for (const char* n : {"adamw", "torch_adamw", "muon", "reference_muon", "muon_f32",
-                        "muon_auto", "normuon", "spectral_adam_q", "spectral_sgd_z",
+                        "muon_aol", "muon_auto", "normuon", "spectral_adam_q", "spectral_sgd_z",
                         "lion_k_nuclear", "lion"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }

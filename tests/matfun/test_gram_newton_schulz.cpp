@@ -213,6 +213,17 @@ TEST(GramNewtonSchulz, RejectsBadArguments) {
 // symmetric_product = βC + αABᵀ for products known to be symmetric, on both paths, against
 // the plain reference: same blocking tolerance as gram_xxt (1e-6 float32, 1e-13 float64;
 // 10× for the β, α form).
+TEST(Gram, BlockPathOnlyForFloat32AndFloat64) {
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    EXPECT_TRUE(specopt::gram_uses_blocks(at::zeros({768, 768}, dtype)));
+  }
+  // bf16 products into blocks of a larger output measured slower than one GEMM.
+  auto X = at::randn({600, 700}).to(at::kBFloat16);
+  EXPECT_FALSE(specopt::gram_uses_blocks(X));
+  EXPECT_TRUE(at::equal(specopt::gram_xxt(X), specopt::gram_xxt_reference(X)));
+  EXPECT_FALSE(specopt::gram_uses_blocks(at::zeros({600, 700}, at::kHalf)));
+}
+
 TEST(Gram, SymmetricProductMatchesReference) {
   for (auto dtype : {at::kFloat, at::kDouble}) {
     const double tol = dtype == at::kFloat ? 1e-6 : 1e-13;
