@@ -28,7 +28,7 @@ TEST(CautiousWeightDecay, EveryRuleDecaysOnlyWhereTheUpdateAgreesWithW) {
   // where u ⊙ W0 ≥ 0 and the undecayed one elsewhere — and both cases must occur.
   const std::vector<std::string> rules = {"AdamW", "Lion", "Muon", "NorMuon", "SpectralAdam",
                                           "AdamQ", "Adam", "SpectralSGD", "mSGDZ", "LionK",
-                                          "AdaMuon", "PolarGrad"};
+                                          "AdaMuon", "PolarGrad", "Dion2"};
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   const auto W0 = at::randn({6, 4}, gen, opts), g = at::randn({6, 4}, gen, opts);

@@ -66,6 +66,11 @@ std::vector<Case> all_cases() {
        factory<PolarGrad, PolarGradOptions>([svd](double lr) {
          return PolarGradOptions(lr).polar(svd).nesterov(true).scale(2.0);
        })},
+      {"Dion2", factory<Dion2, Dion2Options>([](double lr) { return Dion2Options(lr).weight_decay(0.1); })},
+      {"Dion2_svd_all_rows_l2",
+       factory<Dion2, Dion2Options>([svd](double lr) {
+         return Dion2Options(lr).polar(svd).fraction(1.0).selection("l2").shape_rule("original");
+       })},
       {"LionK_nuclear",
        factory<LionK, LionKOptions>([](double lr) { return LionKOptions(lr).weight_decay(0.1); })},
       {"LionK_l1", factory<LionK, LionKOptions>(

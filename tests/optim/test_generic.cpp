@@ -72,6 +72,7 @@ std::vector<Case> cases() {
       make_case<NorMuon, NorMuonOptions>("NorMuon", 0.02, [](double lr) { return NorMuonOptions(lr); }),
       make_case<AdaMuon, AdaMuonOptions>("AdaMuon", 0.02, [](double lr) { return AdaMuonOptions(lr); }),
       make_case<PolarGrad, PolarGradOptions>("PolarGrad", 0.005, [](double lr) { return PolarGradOptions(lr); }),
+      make_case<Dion2, Dion2Options>("Dion2", 0.05, [](double lr) { return Dion2Options(lr); }),
       make_case<LionK, LionKOptions>("LionK_nuclear", 0.02, [](double lr) { return LionKOptions(lr); }),
       make_case<LionK, LionKOptions>("LionK_l1", 0.01,
                                      [](double lr) { return LionKOptions(lr).map("l1"); }),

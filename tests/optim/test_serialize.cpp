@@ -63,6 +63,9 @@ std::vector<Case> cases() {
       {"PolarGrad", make<PolarGrad, PolarGradOptions>(
                         [](double lr) { return PolarGradOptions(lr).weight_decay(0.1); },
                         [](double lr) { return PolarGradOptions(2 * lr).momentum(0.5).nesterov(true); })},
+      {"Dion2", make<Dion2, Dion2Options>(
+                    [](double lr) { return Dion2Options(lr).weight_decay(0.1).fraction(0.5); },
+                    [](double lr) { return Dion2Options(2 * lr).momentum(0.5).selection("l2"); })},
       {"LionK", make<LionK, LionKOptions>(
                     [](double lr) { return LionKOptions(lr).map("schatten:q=3").weight_decay(0.1); },
                     [](double lr) { return LionKOptions(lr / 2).beta_pol(0.5); })},
