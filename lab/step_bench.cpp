@@ -58,6 +58,14 @@ const std::vector<Entry>& entries() {
        "hybrid: Muon (polar auto, split_qkv) + AdamW"},
       {"normuon", Kind::hybrid, "normuon:lr=0.02",
        "hybrid: NorMuon defaults (newton_schulz jordan x5, bf16 where native) + AdamW"},
+      {"dion2", Kind::hybrid, "dion2:lr=0.01,split_qkv=true",
+       "hybrid: Dion2 defaults (fraction 0.25, polar_express x5, bf16 where native, split_qkv) + "
+       "AdamW"},
+      {"adamuon", Kind::hybrid, "adamuon:lr=0.02,split_qkv=true",
+       "hybrid: AdaMuon defaults (sign, newton_schulz jordan x5, second moment, split_qkv) + AdamW"},
+      {"polargrad", Kind::hybrid, "polargrad:lr=3e-4,split_qkv=true",
+       "hybrid: PolarGrad defaults (newton_schulz jordan x5 times the nuclear norm, split_qkv) + "
+       "AdamW"},
       {"spectral_adam_q", Kind::hybrid, "adamq:lr=1e-3,split_qkv=true",
        "hybrid: SpectralAdam p=1/4 (adamq, split_qkv) + AdamW"},
       {"spectral_sgd_z", Kind::hybrid, "msgdz:lr=1e-2,split_qkv=true",

@@ -28,6 +28,12 @@ const std::vector<RuleTraffic>& rule_traffic_table() {
       {"Muon", 1, 0, "momentum_buffer"},
       // Muon's buffer plus one second-moment value per row of the matrix.
       {"NorMuon", 1, 1, "momentum_buffer, row_second_moment"},
+      // Dion2's momentum M (its selection reads M once more; not counted).
+      {"Dion2", 1, 0, "momentum_buffer"},
+      // AdaMuon's momentum and its element-wise second moment after the polar map.
+      {"AdaMuon", 2, 0, "momentum_buffer, exp_avg_sq"},
+      // PolarGrad's momentum (the nuclear norm comes from the polar map's work).
+      {"PolarGrad", 1, 0, "momentum_buffer"},
       // Adam's two moments before the spectral map.
       {"SpectralAdam", 2, 0, "exp_avg, exp_avg_sq"},
       // One momentum buffer before the spectral map.

@@ -287,7 +287,7 @@ void apply_set(toml::table& root, const std::string& set) {
 std::vector<std::string> optimizer_names() {
   return {"muon",  "adamw", "lion",  "lionk", "adam",  "adams",         "adamq",
           "adamz", "msgd",  "msgds", "msgdq", "msgdz", "spectral_adam", "spectral_sgd",
-          "normuon", "adamuon", "polargrad"};
+          "normuon", "adamuon", "polargrad", "dion2"};
 }
 
 namespace {
@@ -384,7 +384,7 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
         {"vector_weight_decay", real(o.vector_weight_decay, 0, true)},
         {"cautious_weight_decay", boolean(o.cautious_weight_decay)},
         {"p", real(o.p, 0, true)},
-        {"shape_rule", text(o.shape_rule, {"original", "match_rms_adamw", "none"})},
+        {"shape_rule", text(o.shape_rule, {"original", "match_rms_adamw", "none", "spectral_norm"})},
         {"split_qkv", boolean(o.split_qkv)},
         {"map", text(o.map)},
         {"slice_min_numel", integer(o.slice_min_numel, 0)},

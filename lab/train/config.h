@@ -7,8 +7,8 @@
 //   [model]      kind = "gpt" | "mlp" | "cnn", sizes
 //   [data]       dataset = "brown" | "fashion_mnist", dir, limits, eval batches
 //   [optimizer]  name (muon, adamw, lion, lionk, adam, adams, adamq, adamz, msgd, msgds,
-//                msgdq, msgdz, spectral_adam, spectral_sgd, normuon, adamuon, polargrad) and its
-//                options
+//                msgdq, msgdz, spectral_adam, spectral_sgd, normuon, adamuon, polargrad, dion2)
+//                and its options
 //   [schedule]   name = "constant" | "warmup_cosine" | "wsd", warmup, decay (steps, or fractions
 //                of train.steps below 1), min
 //   [train]      steps, batch_size, grad_clip, eval_interval, checkpoint_interval,

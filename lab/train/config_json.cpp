@@ -26,10 +26,12 @@ struct Preset {
   const char* shape_rule;  // nullptr: no shape rule
 };
 
-// The hybrids' spectral presets (specopt/optim/{muon,normuon,adamuon,polargrad,spectral_adam}.h).
+// The hybrids' spectral presets (specopt/optim/{muon,normuon,adamuon,polargrad,dion2,
+// spectral_adam}.h).
 constexpr Preset kPresets[] = {
     {"muon", 0.95, kNone, "original"}, {"normuon", 0.95, kNone, "original"},
     {"adamuon", 0.95, kNone, nullptr},    {"polargrad", 0.95, kNone, nullptr},
+    {"dion2", 0.95, kNone, "spectral_norm"},
     {"adam", -1, 1.0, "none"},        {"adams", -1, 0.5, "none"},
     {"adamq", -1, 0.25, "none"},      {"adamz", -1, 0.0, "original"},
     {"spectral_adam", -1, kFromConfig, "none"}, {"msgd", 0.9, 1.0, "none"},

@@ -11,6 +11,8 @@
 //     normuon             NorMuon (momentum 0.95 unless set, beta2 0.95, Nesterov)
 //     adamuon             AdaMuon (momentum 0.95 unless set, its own beta2 0.999, Nesterov)
 //     polargrad           PolarGrad (momentum 0.95 unless set, nesterov as the config says)
+//     dion2               Dion2 (momentum = its error-feedback decay, 0.95 unless set; fraction
+//                         0.25, shape_rule spectral_norm)
 //     adam adams adamq adamz      SpectralAdam presets, p = 1, ½, ¼, 0
 //     msgd msgds msgdq msgdz      SpectralSGD presets, p = 1, ½, ¼, 0 (momentum 0.9 unless set)
 //     spectral_adam spectral_sgd  any p in [0, 1] (optimizer.p)

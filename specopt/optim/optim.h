@@ -1,11 +1,13 @@
 #pragma once
-// Every specopt optimizer (Muon, NorMuon, AdaMuon, PolarGrad, LionK, SpectralAdam, SpectralSGD, AdamW, Lion,
-// HybridOptimizer), the registry that builds them by name, schedules, the partition of a model,
-// checkpoints and the shared transforms the rules are built from.
+// Every specopt optimizer (Muon, NorMuon, AdaMuon, PolarGrad, Dion2, LionK, SpectralAdam,
+// SpectralSGD, AdamW, Lion, HybridOptimizer), the registry that builds them by name,
+// schedules, the partition of a model, checkpoints and the shared transforms the rules are
+// built from.
 #include <specopt/optim/adamuon.h>
 #include <specopt/optim/adamw.h>
 #include <specopt/optim/base.h>
 #include <specopt/optim/checkpoint.h>
+#include <specopt/optim/dion2.h>
 #include <specopt/optim/hybrid.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>

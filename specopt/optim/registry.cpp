@@ -8,6 +8,7 @@
 
 #include <specopt/optim/adamuon.h>
 #include <specopt/optim/adamw.h>
+#include <specopt/optim/dion2.h>
 #include <specopt/optim/lion_k.h>
 #include <specopt/optim/muon.h>
 #include <specopt/optim/normuon.h>
@@ -49,6 +50,8 @@ const std::vector<Entry>& entries() {
                                      [] { return AdaMuonOptions(); }),
       entry<PolarGrad, PolarGradOptions>("PolarGrad", "polar factor of the momentum times its nuclear norm (arXiv 2505.21799: Lion-K with ½‖X‖²_*)",
                                          [] { return PolarGradOptions(); }),
+      entry<Dion2, Dion2Options>("Dion2", "Muon on the α-fraction of rows/columns of largest norm, error feedback for the rest (arXiv 2512.16928)",
+                                 [] { return Dion2Options(); }),
       entry<LionK, LionKOptions>("LionK", "Lion-K with any convex map K (see convex maps)",
                                  [] { return LionKOptions(); }),
       entry<SpectralAdam, SA>("SpectralAdam", "RMS-normalised update followed by U Σ^p Vᵀ (arXiv 2602.04669)",

@@ -3,7 +3,7 @@
 // update rule, and an optimizer of that rule (the library's one registry of optimizers, beside
 // make_convex_map and make_schedule).
 //
-//   Muon  NorMuon  AdaMuon  PolarGrad  LionK  SpectralAdam  SpectralSGD  AdamW  Lion
+//   Muon  NorMuon  AdaMuon  PolarGrad  Dion2  LionK  SpectralAdam  SpectralSGD  AdamW  Lion
 //   Adam AdamS AdamQ AdamZ (SpectralAdam presets)   mSGD mSGDS mSGDQ mSGDZ (SpectralSGD presets)
 //
 // Names are matched ignoring case and '_' ("muon", "lion_k", "adamq", "spectral_sgd"). Any

@@ -198,16 +198,21 @@ std::string to_string(ShapeRule r) {
       return "match_rms_adamw";
     case ShapeRule::none:
       return "none";
+    case ShapeRule::spectral_norm:
+      return "spectral_norm";
   }
   return "?";
 }
 
 ShapeRule parse_shape_rule(const std::string& name) {
   return detail::parse_choice(name, "shape_rule",
-                              {ShapeRule::original, ShapeRule::match_rms_adamw, ShapeRule::none});
+                              {ShapeRule::original, ShapeRule::match_rms_adamw, ShapeRule::none,
+                               ShapeRule::spectral_norm});
 }
 
-std::vector<std::string> shape_rule_names() { return {"original", "match_rms_adamw", "none"}; }
+std::vector<std::string> shape_rule_names() {
+  return {"original", "match_rms_adamw", "none", "spectral_norm"};
+}
 
 double shape_scale(ShapeRule rule, int64_t rows, int64_t cols) {
   TORCH_CHECK(rows > 0 && cols > 0, "shape_scale: empty matrix shape (", rows, ", ", cols, ")");
@@ -218,6 +223,8 @@ double shape_scale(ShapeRule rule, int64_t rows, int64_t cols) {
       return 0.2 * std::sqrt(static_cast<double>(std::max(rows, cols)));
     case ShapeRule::none:
       return 1.0;
+    case ShapeRule::spectral_norm:
+      return std::sqrt(static_cast<double>(rows) / static_cast<double>(cols));
   }
   return 1.0;
 }

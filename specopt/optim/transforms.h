@@ -124,10 +124,12 @@ at::Tensor convex_map_grad(const at::Tensor& X, const ConvexMap& map, const Matr
 //   original        sqrt(max(1, rows/cols))       (KellerJordan/Muon, torch.optim.Muon)
 //   match_rms_adamw 0.2·sqrt(max(rows, cols))     (Moonlight: update RMS ≈ AdamW's)
 //   none            1
-enum class ShapeRule { original, match_rms_adamw, none };
+//   spectral_norm   sqrt(rows/cols)                (microsoft/dion's adjust_lr "spectral_norm":
+//                                                   RMS→RMS operator norm 1, also below 1)
+enum class ShapeRule { original, match_rms_adamw, none, spectral_norm };
 
 std::string to_string(ShapeRule r);
-// "original" | "match_rms_adamw" | "none"; throws "Unknown shape_rule '<name>' ...".
+// "original" | "match_rms_adamw" | "none" | "spectral_norm"; throws "Unknown shape_rule '<name>' ...".
 ShapeRule parse_shape_rule(const std::string& name);
 std::vector<std::string> shape_rule_names();
 

@@ -16,6 +16,7 @@
 
 #include "lab/npy.h"
 #include "lab/spectra.h"
+#include "lab/step_bench.h"
 #include <specopt/matfun.h>
 #include "tests/common/temp_dir.h"
 #include "tests/common/run_cli.h"
@@ -219,7 +220,7 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
   std::ifstream in(json_path);
   const auto j = nlohmann::json::parse(in);
   ASSERT_TRUE(j.is_array());
-  EXPECT_EQ(j.size(), 12u) << j.dump(1);
+  EXPECT_EQ(j.size(), specopt::lab::step_bench_optimizers().size()) << j.dump(1);
   std::set<std::string> names;
   for (const auto& rec : j) {
     for (const char* key : {"optimizer", "seconds", "ratio_to_adamw", "ratio_to_torch_adamw",
@@ -243,8 +244,8 @@ TEST_F(CliFiles, BenchStepWritesJsonList) {
     if (spectral) EXPECT_GT(rec["gemm_bound_seconds"].get<double>(), 0) << rec;
   }
   for (const char* n : {"adamw", "torch_adamw", "muon", "reference_muon", "muon_f32",
-                        "muon_aol", "muon_auto", "normuon", "spectral_adam_q", "spectral_sgd_z",
-                        "lion_k_nuclear", "lion"}) {
+                        "muon_aol", "muon_auto", "normuon", "dion2", "adamuon", "polargrad",
+                        "spectral_adam_q", "spectral_sgd_z", "lion_k_nuclear", "lion"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   EXPECT_NE(r.output.find("muon_auto"), std::string::npos) << r.output;

@@ -61,6 +61,13 @@ inline std::unique_ptr<specopt::SpecoptOptimizer> make_inner(const std::string& 
     return std::make_unique<specopt::Muon>(
         ps, specopt::MuonOptions(o).polar(specopt::PolarOptions(o.polar()).bf16_where_fast(false)));
   }
+  if (kind == "dion2") {
+    // A quarter of each matrix's short side orthogonalised per step (float32 Newton–Schulz, as
+    // for Muon above): the selection is made by the owner from the averaged momentum.
+    const auto o = specopt::Dion2Options(0.02).weight_decay(0.01);
+    const auto f32 = specopt::PolarOptions(o.polar()).bf16_where_fast(false);
+    return std::make_unique<specopt::Dion2>(ps, specopt::Dion2Options(o).polar(f32));
+  }
   if (kind == "spectral_adam") {
     return std::make_unique<specopt::SpectralAdam>(
         ps, specopt::SpectralAdamOptions::adamq(3e-3).weight_decay(0.01));

@@ -364,8 +364,8 @@ TEST_P(TwoProcesses, MatchOneProcessEveryStepWithHalfTheState) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TwoProcesses,
-                         ::testing::Values("muon", "spectral_adam", "adamw", "adamw+slices",
-                                           "lion+slices"),
+                         ::testing::Values("muon", "dion2", "spectral_adam", "adamw",
+                                           "adamw+slices", "lion+slices"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '+', '_');

@@ -53,7 +53,8 @@ TEST(StepBenchBounds, TrafficTableMatchesTheStateEachRuleKeeps) {
       }
     }
   };
-  for (const char* spec : {"adamw", "lion", "muon", "normuon", "adamq", "msgdz", "lionk"}) {
+  for (const char* spec : {"adamw", "lion", "muon", "normuon", "dion2", "adamuon", "polargrad",
+                           "adamq", "msgdz", "lionk"}) {
     auto p = at::randn({6, 4}, at::kDouble).requires_grad_(true);
     p.mutable_grad() = at::randn({6, 4}, at::kDouble);
     auto opt = make_optimizer(spec, {p});

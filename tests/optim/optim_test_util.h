@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +22,36 @@ inline GradFn nonlinear_grad(at::IntArrayRef shape, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
   auto T = at::normal(0.0, 1.0, shape, gen, at::TensorOptions().dtype(at::kDouble));
   return [T](const at::Tensor& X) { return (X - T.to(X.dtype())) + 0.3 * at::sin(3.0 * X); };
+}
+
+// A registered rule (a name `specopt list` shows) as the shared suites run it: the registry's
+// options at `lr`, with `weight_decay` where the rule declares it and `nonfinite` skip when
+// asked. The suites iterate registered_optimizers(), so a new rule joins them through its
+// registry line.
+inline std::unique_ptr<torch::optim::OptimizerOptions> registry_options(
+    const std::string& name, double lr, double weight_decay, bool skip_nonfinite = false) {
+  auto rule = specopt::make_optimizer_options(name);
+  const auto keys = specopt::option_keys(*rule);
+  if (std::find(keys.begin(), keys.end(), "weight_decay") != keys.end()) {
+    specopt::set_option(*rule, "weight_decay", std::to_string(weight_decay));
+  }
+  if (skip_nonfinite) rule->set_nonfinite(specopt::NonFinite::skip);
+  auto options = rule->clone_options();
+  options->set_lr(lr);
+  return options;
+}
+
+// An optimizer of registered rule `name` over `groups` (group i at lrs[i]; defaults at lr 7).
+inline std::unique_ptr<specopt::SpecoptOptimizer> registry_optimizer(
+    const std::string& name, const std::vector<std::vector<at::Tensor>>& groups,
+    const std::vector<double>& lrs, double weight_decay, bool skip_nonfinite = false) {
+  std::vector<torch::optim::OptimizerParamGroup> pg;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    pg.emplace_back(groups[i], registry_options(name, lrs[i], weight_decay, skip_nonfinite));
+  }
+  const auto defaults = registry_options(name, 7.0, weight_decay, skip_nonfinite);
+  return std::make_unique<specopt::SpecoptOptimizer>(
+      std::move(pg), dynamic_cast<const specopt::RuleOptions&>(*defaults));
 }
 
 inline at::Tensor randn(at::IntArrayRef shape, uint64_t seed, at::ScalarType dt = at::kDouble) {

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,16 @@ at::Tensor one_step(const std::string& spec, const at::Tensor& W0, const at::Ten
 
 TEST(CautiousWeightDecay, EveryRuleDecaysOnlyWhereTheUpdateAgreesWithW) {
   // The undecayed step gives u = (W0 − W_plain)/η; cautious decay must equal the decayed step
-  // where u ⊙ W0 ≥ 0 and the undecayed one elsewhere — and both cases must occur.
-  const std::vector<std::string> rules = {"AdamW", "Lion", "Muon", "NorMuon", "SpectralAdam",
-                                          "AdamQ", "Adam", "SpectralSGD", "mSGDZ", "LionK",
-                                          "AdaMuon", "PolarGrad"};
+  // where u ⊙ W0 ≥ 0 and the undecayed one elsewhere — and both cases must occur. Every
+  // registered rule that declares the option (all of them today).
+  std::vector<std::string> rules;
+  for (const auto& r : registered_optimizers()) {
+    const auto keys = option_keys(*make_optimizer_options(r.name));
+    if (std::find(keys.begin(), keys.end(), "cautious_weight_decay") != keys.end()) {
+      rules.push_back(r.name);
+    }
+  }
+  ASSERT_GE(rules.size(), 13u);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   const auto W0 = at::randn({6, 4}, gen, opts), g = at::randn({6, 4}, gen, opts);

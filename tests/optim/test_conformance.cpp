@@ -47,27 +47,36 @@ struct Case {
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
+// Every registered rule with its registry defaults and weight decay 0.1 (a new rule joins by its
+// registry line), then variants of their options.
 std::vector<Case> all_cases() {
   using namespace specopt;
+  std::vector<Case> cases;
+  for (const auto& r : registered_optimizers()) {
+    const std::string name = r.name;
+    cases.push_back({name, [name](const std::vector<std::vector<at::Tensor>>& groups,
+                                  const std::vector<double>& lrs, bool skip) {
+                       return ot::registry_optimizer(name, groups, lrs, 0.1, skip);
+                     }});
+  }
   const PolarOptions svd = PolarOptions().method(PolarMethod::svd);
-  return {
-      {"Muon", factory<Muon, MuonOptions>([](double lr) { return MuonOptions(lr).weight_decay(0.1); })},
+  const std::vector<Case> variants = {
       {"Muon_svd_match_rms",
        factory<Muon, MuonOptions>([svd](double lr) {
          return MuonOptions(lr).polar(svd).shape_rule("match_rms_adamw").nesterov(false);
        })},
-      {"AdaMuon", factory<AdaMuon, AdaMuonOptions>([](double lr) { return AdaMuonOptions(lr).weight_decay(0.1); })},
       {"AdaMuon_svd_no_sign",
        factory<AdaMuon, AdaMuonOptions>([svd](double lr) {
          return AdaMuonOptions(lr).polar(svd).sign_momentum(false).nesterov(false);
        })},
-      {"PolarGrad", factory<PolarGrad, PolarGradOptions>([](double lr) { return PolarGradOptions(lr).weight_decay(0.1); })},
       {"PolarGrad_svd_nesterov",
        factory<PolarGrad, PolarGradOptions>([svd](double lr) {
          return PolarGradOptions(lr).polar(svd).nesterov(true).scale(2.0);
        })},
-      {"LionK_nuclear",
-       factory<LionK, LionKOptions>([](double lr) { return LionKOptions(lr).weight_decay(0.1); })},
+      {"Dion2_svd_all_rows_l2",
+       factory<Dion2, Dion2Options>([svd](double lr) {
+         return Dion2Options(lr).polar(svd).fraction(1.0).selection("l2").shape_rule("original");
+       })},
       {"LionK_l1", factory<LionK, LionKOptions>(
                        [](double lr) { return LionKOptions(lr).map("l1").lion_betas(0.9, 0.99); })},
       {"LionK_schatten3",
@@ -77,25 +86,14 @@ std::vector<Case> all_cases() {
          return LionKOptions(lr).map("half_sq_frobenius").weight_decay(0.5).implicit_weight_decay(true);
        }),
        /*linear_in_lr=*/false},
-      {"SpectralAdam_adam", factory<SpectralAdam, SpectralAdamOptions>(
-                                [](double lr) { return SpectralAdamOptions::adam(lr).weight_decay(0.1); })},
-      {"SpectralAdam_adams",
+      {"SpectralAdam_adams_no_decay",
        factory<SpectralAdam, SpectralAdamOptions>([](double lr) { return SpectralAdamOptions::adams(lr); })},
-      {"SpectralAdam_adamq",
-       factory<SpectralAdam, SpectralAdamOptions>([](double lr) { return SpectralAdamOptions::adamq(lr); })},
-      {"SpectralAdam_adamz",
-       factory<SpectralAdam, SpectralAdamOptions>([](double lr) { return SpectralAdamOptions::adamz(lr); })},
-      {"SpectralSGD_msgd", factory<SpectralSGD, SpectralSGDOptions>(
-                               [](double lr) { return SpectralSGDOptions::msgd(lr).weight_decay(0.1); })},
-      {"SpectralSGD_msgds",
-       factory<SpectralSGD, SpectralSGDOptions>([](double lr) { return SpectralSGDOptions::msgds(lr); })},
-      {"SpectralSGD_msgdq",
+      {"SpectralSGD_msgdq_no_decay",
        factory<SpectralSGD, SpectralSGDOptions>([](double lr) { return SpectralSGDOptions::msgdq(lr); })},
-      {"SpectralSGD_msgdz",
-       factory<SpectralSGD, SpectralSGDOptions>([](double lr) { return SpectralSGDOptions::msgdz(lr); })},
-      {"AdamW", factory<AdamW, AdamWOptions>([](double lr) { return AdamWOptions(lr); })},
-      {"Lion", factory<Lion, LionOptions>([](double lr) { return LionOptions(lr).weight_decay(0.1); })},
+      {"AdamW_no_decay", factory<AdamW, AdamWOptions>([](double lr) { return AdamWOptions(lr); })},
   };
+  cases.insert(cases.end(), variants.begin(), variants.end());
+  return cases;
 }
 
 class Conformance : public ::testing::TestWithParam<Case> {

@@ -66,25 +66,29 @@ Case mixed_case() {
           0.01};
 }
 
+// Every registered rule at its registry default lr (a new rule joins by its registry line),
+// then variants and the mixed optimizer.
 std::vector<Case> cases() {
-  return {
-      make_case<Muon, MuonOptions>("Muon", 0.02, [](double lr) { return MuonOptions(lr); }),
-      make_case<NorMuon, NorMuonOptions>("NorMuon", 0.02, [](double lr) { return NorMuonOptions(lr); }),
-      make_case<AdaMuon, AdaMuonOptions>("AdaMuon", 0.02, [](double lr) { return AdaMuonOptions(lr); }),
-      make_case<PolarGrad, PolarGradOptions>("PolarGrad", 0.005, [](double lr) { return PolarGradOptions(lr); }),
-      make_case<LionK, LionKOptions>("LionK_nuclear", 0.02, [](double lr) { return LionKOptions(lr); }),
-      make_case<LionK, LionKOptions>("LionK_l1", 0.01,
-                                     [](double lr) { return LionKOptions(lr).map("l1"); }),
-      make_case<SpectralAdam, SpectralAdamOptions>(
-          "SpectralAdam_adamq", 0.02, [](double lr) { return SpectralAdamOptions::adamq(lr); }),
-      make_case<SpectralSGD, SpectralSGDOptions>(
-          "SpectralSGD_msgdz", 0.02, [](double lr) { return SpectralSGDOptions::msgdz(lr); }),
-      make_case<SpectralSGD, SpectralSGDOptions>(
-          "SpectralSGD_msgd", 0.01, [](double lr) { return SpectralSGDOptions::msgd(lr); }),
-      make_case<AdamW, AdamWOptions>("AdamW", 0.01, [](double lr) { return AdamWOptions(lr); }),
-      make_case<Lion, LionOptions>("Lion", 0.01, [](double lr) { return LionOptions(lr); }),
-      mixed_case(),
-  };
+  std::vector<Case> all;
+  for (const auto& r : registered_optimizers()) {
+    const std::string name = r.name;
+    all.push_back({name,
+                   [name](const std::vector<at::Tensor>& params, const std::vector<double>& lrs,
+                          double wd) {
+                     std::vector<std::vector<at::Tensor>> groups;
+                     for (const auto& p : params) groups.push_back({p});
+                     return ot::registry_optimizer(name, groups, lrs, wd);
+                   },
+                   make_optimizer_options(name)->clone_options()->get_lr()});
+  }
+  all.push_back(make_case<PolarGrad, PolarGradOptions>(
+      "PolarGrad_lr_0_005", 0.005, [](double lr) { return PolarGradOptions(lr); }));
+  all.push_back(make_case<Dion2, Dion2Options>("Dion2_lr_0_05", 0.05,
+                                               [](double lr) { return Dion2Options(lr); }));
+  all.push_back(make_case<LionK, LionKOptions>("LionK_l1", 0.01,
+                                               [](double lr) { return LionKOptions(lr).map("l1"); }));
+  all.push_back(mixed_case());
+  return all;
 }
 
 class Generic : public ::testing::TestWithParam<Case> {};

@@ -21,6 +21,7 @@ TEST(OptimizerRegistry, NamesGiveTheirRulesDefaults) {
   EXPECT_EQ(printed(*make_optimizer_options("NorMuon")), printed(NorMuonOptions()));
   EXPECT_EQ(printed(*make_optimizer_options("adamuon")), printed(AdaMuonOptions()));
   EXPECT_EQ(printed(*make_optimizer_options("Polar_Grad")), printed(PolarGradOptions()));
+  EXPECT_EQ(printed(*make_optimizer_options("DION2")), printed(Dion2Options()));
   EXPECT_EQ(printed(*make_optimizer_options("adamq")), printed(SpectralAdamOptions::adamq(1e-3)));
   EXPECT_EQ(printed(*make_optimizer_options("mSGDZ")), printed(SpectralSGDOptions::msgdz(1e-2)));
   EXPECT_EQ(printed(*make_optimizer_options("spectral_adam")), printed(SpectralAdamOptions()));

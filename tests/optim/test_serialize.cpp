@@ -49,8 +49,22 @@ std::shared_ptr<const ConvexMap> custom_nuclear() {
                                           .eps(1e-6));
 }
 
+// Every registered rule with its registry options (weight decay 0.1), loaded into one at 3× the
+// lr without decay; a new rule joins by its registry line.
+Make registered(const std::string& name) {
+  return [name](const std::vector<at::Tensor>& params, bool use_other) {
+    const double scale = use_other ? 3.0 : 1.0, wd = use_other ? 0.0 : 0.1;
+    return ot::registry_optimizer(name, {{params[0]}, {params[1]}}, {0.02 * scale, 0.005 * scale},
+                                  wd);
+  };
+}
+
 std::vector<Case> cases() {
-  return {
+  std::vector<Case> all;
+  for (const auto& r : registered_optimizers()) {
+    all.push_back({"registry_" + r.name, registered(r.name)});
+  }
+  const std::vector<Case> hand = {
       {"Muon", make<Muon, MuonOptions>(
                    [](double lr) { return MuonOptions(lr).weight_decay(0.1); },
                    [](double lr) { return MuonOptions(3 * lr).momentum(0.5).nesterov(false); })},
@@ -63,6 +77,9 @@ std::vector<Case> cases() {
       {"PolarGrad", make<PolarGrad, PolarGradOptions>(
                         [](double lr) { return PolarGradOptions(lr).weight_decay(0.1); },
                         [](double lr) { return PolarGradOptions(2 * lr).momentum(0.5).nesterov(true); })},
+      {"Dion2", make<Dion2, Dion2Options>(
+                    [](double lr) { return Dion2Options(lr).weight_decay(0.1).fraction(0.5); },
+                    [](double lr) { return Dion2Options(2 * lr).momentum(0.5).selection("l2"); })},
       {"LionK", make<LionK, LionKOptions>(
                     [](double lr) { return LionKOptions(lr).map("schatten:q=3").weight_decay(0.1); },
                     [](double lr) { return LionKOptions(lr / 2).beta_pol(0.5); })},
@@ -83,6 +100,8 @@ std::vector<Case> cases() {
                    [](double lr) { return LionOptions(lr).weight_decay(0.1); },
                    [](double lr) { return LionOptions(lr * 2).beta1(0.1); })},
   };
+  all.insert(all.end(), hand.begin(), hand.end());
+  return all;
 }
 
 class SerializeTest : public ::testing::TestWithParam<Case> {};

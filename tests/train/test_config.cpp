@@ -6,6 +6,7 @@
 
 #include <specopt/optim/muon.h>
 #include <specopt/optim/adamuon.h>
+#include <specopt/optim/dion2.h>
 #include <specopt/optim/normuon.h>
 #include <specopt/optim/polargrad.h>
 #include <specopt/optim/spectral_adam.h>
@@ -66,7 +67,7 @@ TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
       {"Muon", "muon"},         {"AdamS", "adams"},   {"LionK", "lionk"},
       {"lion_k", "lionk"},      {"NorMuon", "normuon"}, {"mSGDQ", "msgdq"},
       {"mSGDZ", "msgdz"},       {"AdamW", "adamw"},   {"Hybrid", "muon"},
-      {"AdaMuon", "adamuon"},   {"Polar_Grad", "polargrad"}};
+      {"AdaMuon", "adamuon"},   {"Polar_Grad", "polargrad"}, {"DION2", "dion2"}};
   for (const auto& p : pairs) {
     EXPECT_EQ(L::parse_train_config("[optimizer]\nname='" + p.first + "'\n").optimizer.name,
               p.second)
@@ -201,6 +202,8 @@ TEST(TrainConfig, ResolvedJsonHasNoSentinels) {
   EXPECT_TRUE(opt("adamuon").at("shape_rule").is_null());  // AdaMuon's γ replaces Muon's shape rule
   EXPECT_EQ(opt("polargrad").at("momentum").get<double>(), specopt::PolarGradOptions(1).momentum());
   EXPECT_TRUE(opt("polargrad").at("shape_rule").is_null());
+  EXPECT_EQ(opt("dion2").at("momentum").get<double>(), specopt::Dion2Options(1).momentum());
+  EXPECT_EQ(opt("dion2").at("shape_rule"), to_string(specopt::Dion2Options(1).shape_rule()));
   const std::pair<const char*, specopt::SpectralAdamOptions> adams[] = {
       {"adam", specopt::SpectralAdamOptions::adam(1)}, {"adams", specopt::SpectralAdamOptions::adams(1)},
       {"adamq", specopt::SpectralAdamOptions::adamq(1)}, {"adamz", specopt::SpectralAdamOptions::adamz(1)},

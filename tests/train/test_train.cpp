@@ -275,8 +275,9 @@ TEST_F(Train, NonFiniteLossStopsKeepingLastGoodCheckpoint) {
 
 TEST_F(Train, NoFilesWhenAskedAndEveryOptimizerBuilds) {
   // With the default config (split_qkv true, which NorMuon does not have).
-  for (const char* name : {"muon", "normuon", "adamuon", "polargrad", "adamw", "lion", "lionk",
-                           "adam", "adams", "adamq", "adamz", "msgd", "msgds", "msgdq", "msgdz"}) {
+  for (const char* name : {"muon", "normuon", "adamuon", "polargrad", "dion2", "adamw", "lion",
+                           "lionk", "adam", "adams", "adamq", "adamz", "msgd", "msgds", "msgdq",
+                           "msgdz"}) {
     auto c = gpt();
     c.optimizer.name = name;
     c.optimizer.lr = std::string(name).rfind("msgd", 0) == 0 && std::string(name) != "msgdz" ? 0.05 : 0.005;
