@@ -182,7 +182,9 @@ def _state_dict_roundtrip(cls, kwargs, lr, through_bytes):
     run(opt, w, loss_fn, 10)
     w2 = w.detach().clone().requires_grad_()
     opt2 = make(cls, kwargs, [w2], lr)
-    state = opt.state_dict()
+    # A deep copy, as PyTorch's own test does: from torch 2.0 load_state_dict keeps the tensors it
+    # is given (1.13 copied them), so two live optimizers would otherwise share their state.
+    state = copy.deepcopy(opt.state_dict())
     if through_bytes:
         buf = io.BytesIO()
         torch.save(state, buf)
