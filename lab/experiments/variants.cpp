@@ -1,5 +1,5 @@
 // The Muon variants side by side (variants.h; docs/experiments.md, "variants"): Muon, NorMuon,
-// AdaMuon, PolarGrad, Muon with decoupled and with cautious weight decay, AdamW and a
+// AdaMuon, PolarGrad, Dion2, Muon with decoupled and with cautious weight decay, AdamW and a
 // spectral-power preset, each swept over lr_factors × its centre with several seeds on the
 // char-GPT (Brown) and the MLP (Fashion-MNIST), every run at the same steps and batch (the
 // same tokens / samples). Hybrids put the matrices on the rule and everything else on AdamW
@@ -32,15 +32,18 @@ const std::vector<VariantRule>& variant_rules() {
   // 1e-2 on the MLP in a sweep centred at 3e-3); AdaMuon and PolarGrad where a one-seed pilot
   // on both quick tasks put their optimum (AdaMuon's RMS-matched step wants about AdamW's lr;
   // PolarGrad's step is ‖U‖_* times Muon's, and clipped gradients keep ‖U‖_* small here).
+  // Dion2 at 10× its default lr (microsoft/dion's 0.01): at 0.01 the sweep's best was its top
+  // edge on both tasks (only a quarter of the rows move per step, and its shape factor
+  // √(rows/cols) shrinks wide matrices' steps).
   // A new rule is one line here, once the trainer knows its optimizer name
-  // (optimizer_names(), lab/train/config.cpp):
-  //   {"dion2", "dion2", 0.02, false, false, "muon", "arXiv 2512.16928"},
-  // puts Dion2 in every sweep, table and figure and among the variants held against AdamW.
+  // (optimizer_names(), lab/train/config.cpp): it joins every sweep, table and figure and the
+  // variants held against AdamW.
   static const std::vector<VariantRule> rules = {
       {"muon", "muon", 0.02, false, false, "muon", "KellerJordan/Muon (analysed in arXiv 2506.15054)"},
       {"normuon", "normuon", 0.02, false, false, "muon", "arXiv 2510.05491"},
       {"adamuon", "adamuon", 6e-3, false, false, "muon", "arXiv 2507.11005"},
       {"polargrad", "polargrad", 0.1, false, false, "muon", "arXiv 2505.21799"},
+      {"dion2", "dion2", 0.1, false, false, "muon", "arXiv 2512.16928"},
       {"muon_wd", "muon", 0.02, true, false, "muon", "Muon + decoupled weight decay"},
       {"muon_cwd", "muon", 0.02, true, true, "muon", "Muon + cautious weight decay (arXiv 2510.12402)"},
       {"adamw", "adamw", 5e-3, false, false, "adamw", "AdamW on every parameter"},
@@ -287,12 +290,12 @@ Experiment variants_experiment() {
   Experiment e;
   e.name = "variants";
   e.summary =
-      "Muon, NorMuon, AdaMuon, PolarGrad, Muon + (cautious) weight decay, AdamW and AdamZ over lr "
-      "sweeps on a char-GPT (Brown) and an MLP (Fashion-MNIST): best-lr loss ± seed spread, lr "
+      "Muon, NorMuon, AdaMuon, PolarGrad, Dion2, Muon + (cautious) weight decay, AdamW and AdamZ "
+      "over lr sweeps on a char-GPT (Brown) and an MLP (Fashion-MNIST): best-lr loss ± seed spread, lr "
       "sensitivity, divergences, step time";
   e.full_runtime =
-      "about 16 minutes of CPU on an idle core, estimated from the quick runs (3 seeds, 5-point "
-      "sweeps, 200 steps, all the training images: 2 tasks × 8 rules × 15 = 240 runs)";
+      "about 18 minutes of CPU on an idle core, estimated from the quick runs (3 seeds, 5-point "
+      "sweeps, 200 steps, all the training images: 2 tasks × 9 rules × 15 = 270 runs)";
   const std::string all = all_rule_names();
   e.knobs = {
       {"tasks", "gpt,mlp", "gpt,mlp", "tasks to run: gpt (char-level GPT on Brown), mlp (Fashion-MNIST)"},
