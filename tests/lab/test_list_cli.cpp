@@ -29,7 +29,8 @@ TEST(ListCli, JsonMatchesTheLibrary) {
   EXPECT_EQ(j["matfun"]["spectral_power"].get<std::vector<std::string>>(),
             specopt::power_method_names());
   EXPECT_EQ(j["matfun"]["newton_schulz_schedules"].get<std::vector<std::string>>(),
-            (std::vector<std::string>{"jordan", "polar_express", "cubic", "custom"}));
+            (std::vector<std::string>{"jordan", "polar_express", "cubic", "turbo_muon",
+                                      "custom"}));
   std::vector<std::string> optimizers;
   for (const auto& o : j["optimizers"]) optimizers.push_back(o["name"]);
   for (const char* want : {"Muon", "LionK", "SpectralAdam", "SpectralSGD", "Adam", "AdamS", "AdamQ",
