@@ -1,5 +1,5 @@
 # Installation and the CMake package: `cmake --install <build> --prefix <dir>` gives
-#   <dir>/include/specopt/...                 public headers (+ the generated version.h)
+#   <dir>/include/specopt/...                 public headers (+ the generated version.h, optim/all_headers.h)
 #   <dir>/lib/libspecopt.*, libspecopt_dist.* the library and its data-parallel part
 #   <dir>/lib/cmake/specopt/                  specoptConfig.cmake, ...ConfigVersion, targets
 #   <dir>/bin/specopt                         the CLI, when it is built
@@ -23,6 +23,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/specopt/
   FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/generated/specopt/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/specopt)
+install(FILES ${PROJECT_BINARY_DIR}/generated/specopt/optim/all_headers.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/specopt/optim)
 
 install(EXPORT specoptTargets
   NAMESPACE specopt::

@@ -68,8 +68,12 @@ struct StepBenchRecord {
   std::string gemm_shape;  // "768x3072"
 };
 
-// The optimizer names known to the benchmark, in default order.
+// The benchmark's default rows, in order.
 std::vector<std::string> step_bench_optimizers();
+// Every name a row may have: the default rows, then each optimizer of the registry that has no
+// row of its own, by its name in lower case without '_' ("adamq", "lionk", a new rule), with
+// its defaults.
+std::vector<std::string> step_bench_known_optimizers();
 // True for the rows that are not specopt optimizers (torch_adamw, reference_muon): they run in
 // one process only (not under --nproc).
 bool is_step_bench_peer(const std::string& name);

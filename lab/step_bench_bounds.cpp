@@ -7,48 +7,72 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
 #include <specopt/matfun/newton_schulz.h>
+#include <specopt/optim/base.h>
+#include <specopt/optim/fields.h>
+#include <specopt/optim/registry.h>
 
 #include "lab/timing.h"
 
 namespace specopt {
 namespace lab {
 
-const std::vector<RuleTraffic>& rule_traffic_table() {
-  static const std::vector<RuleTraffic> table = {
-      // exp_avg m and exp_avg_sq v: reads p, g, m, v and writes p, m, v (28 bytes in float32).
-      {"AdamW", 2, 0, "exp_avg, exp_avg_sq"},
-      // exp_avg m only (sign update): reads p, g, m, writes p, m (20 bytes in float32).
-      {"Lion", 1, 0, "exp_avg"},
-      // The momentum buffer B; the polar factor's workspace is GEMM work, not counted here.
-      {"Muon", 1, 0, "momentum_buffer"},
-      // Muon's buffer plus one second-moment value per row of the matrix.
-      {"NorMuon", 1, 1, "momentum_buffer, row_second_moment"},
-      // Dion2's momentum M (its selection reads M once more; not counted).
-      {"Dion2", 1, 0, "momentum_buffer"},
-      // AdaMuon's momentum and its element-wise second moment after the polar map.
-      {"AdaMuon", 2, 0, "momentum_buffer, exp_avg_sq"},
-      // PolarGrad's momentum (the nuclear norm comes from the polar map's work).
-      {"PolarGrad", 1, 0, "momentum_buffer"},
-      // Adam's two moments before the spectral map.
-      {"SpectralAdam", 2, 0, "exp_avg, exp_avg_sq"},
-      // One momentum buffer before the spectral map.
-      {"SpectralSGD", 1, 0, "momentum_buffer"},
-      // Lion-K's momentum M.
-      {"LionK", 1, 0, "momentum"},
-  };
-  return table;
+namespace {
+
+RuleTraffic probe_traffic(const std::string& rule) {
+  std::unique_ptr<RuleOptions> options;
+  try {
+    options = make_optimizer_options(rule);
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument("bench step: no memory-traffic figure for rule '" + rule +
+                                "': " + e.what_without_backtrace());
+  }
+  // A probe with rows (6), columns (4) and elements (24) all different, and no random draw
+  // (the benchmark's seeded weights must not depend on which rows ran first).
+  constexpr int64_t kRows = 6, kCols = 4;
+  const auto grid = at::arange(kRows * kCols, at::kDouble).reshape({kRows, kCols});
+  auto p = (grid.sin() + 0.1).requires_grad_(true);
+  p.mutable_grad() = grid.cos() * 1e-2;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<at::Tensor>{p});
+  SpecoptOptimizer opt(std::move(groups), *options);
+  opt.step();
+  struct Count : FieldVisitor {
+    RuleTraffic t;
+    void visit(const std::string& key, at::Tensor& x) override {
+      if (!x.defined()) return;
+      if (x.numel() == kRows * kCols) {
+        ++t.full_state;
+      } else if (x.numel() == kRows) {
+        ++t.row_state;
+      } else {
+        throw std::logic_error("bench step: state tensor '" + key + "' of rule '" + t.rule +
+                               "' is neither parameter-sized nor one value per row");
+      }
+      t.why += (t.why.empty() ? "" : ", ") + key;
+    }
+  } count;
+  count.t.rule = rule;
+  for (auto& [key, state] : opt.state()) {
+    dynamic_cast<DeclaredFields&>(*state).fields(count);
+  }
+  return count.t;
 }
 
+}  // namespace
+
 const RuleTraffic& rule_traffic(const std::string& rule) {
-  for (const auto& t : rule_traffic_table()) {
-    if (t.rule == rule) return t;
-  }
-  throw std::invalid_argument("bench step: no memory-traffic entry for rule '" + rule + "'");
+  static std::mutex mutex;
+  static std::map<std::string, RuleTraffic> probed;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = probed.find(rule);
+  if (it == probed.end()) it = probed.emplace(rule, probe_traffic(rule)).first;
+  return it->second;
 }
 
 double rule_step_bytes(const std::string& rule, const std::vector<int64_t>& shape,

@@ -18,13 +18,16 @@ namespace lab {
 // written, its gradient read, and each state tensor read and written, once. Matrix-function
 // workspaces are not counted (the GEMM bound covers the spectral part).
 struct RuleTraffic {
-  std::string rule;      // RuleOptions::kind() ("AdamW", "Muon", ...)
+  std::string rule;      // a registry name or RuleOptions::kind() ("AdamW", "Muon", ...)
   int full_state = 0;    // state tensors of the parameter's shape
   int row_state = 0;     // state tensors with one value per matrix row
-  std::string why;       // which state tensors
+  std::string why;       // which state tensors ("exp_avg, exp_avg_sq")
 };
-const std::vector<RuleTraffic>& rule_traffic_table();
-// Throws std::invalid_argument naming an unknown rule.
+// Read off the rule itself, so that a rule added to the registry has its row without a table
+// entry: one step of the registry's default options for `rule` on a 6×4 float64 probe, whose
+// state tensors are counted by size (parameter-sized or one value per row). Throws
+// std::invalid_argument naming a rule the registry does not know, std::logic_error naming a
+// state tensor of any other size.
 const RuleTraffic& rule_traffic(const std::string& rule);
 // Bytes one step of `rule` must move over a parameter of `shape` whose elements have
 // `element_size` bytes: (3 + 2·full_state)·numel + 2·row_state·rows, times element_size.

@@ -34,8 +34,8 @@ FLAGS=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 sources() {
   case "$1" in
     npy_header) echo "fuzz/npy_header_fuzz.cpp lab/npy_header.cpp" ;;
-    config) echo "fuzz/config_fuzz.cpp lab/train/config.cpp lab/train/config_json.cpp lab/data/paths.cpp fuzz/config_maps_fuzz.cpp" ;;
-    set) echo "fuzz/set_fuzz.cpp lab/train/config.cpp lab/train/config_json.cpp lab/data/paths.cpp fuzz/config_maps_fuzz.cpp" ;;
+    config) echo "fuzz/config_fuzz.cpp lab/train/config.cpp lab/train/config_json.cpp lab/data/paths.cpp fuzz/config_registry_fuzz.cpp" ;;
+    set) echo "fuzz/set_fuzz.cpp lab/train/config.cpp lab/train/config_json.cpp lab/data/paths.cpp fuzz/config_registry_fuzz.cpp" ;;
     checksum) echo "fuzz/checksum_fuzz.cpp specopt/util/checksum.cpp" ;;
     checkpoint) echo "(cmake)" ;;
     *) echo "fuzz.sh: unknown target '$1'" >&2; exit 2 ;;

@@ -327,9 +327,11 @@ void register_bench(CLI::App& app, Runners& runners) {
       ->check(non_negative_int())
       ->capture_default_str();
   CLI::Option* opt_list = st->add_option("--optimizers", s->optimizers,
-                 "Comma-separated optimizers (adamw and torch_adamw always run as the baselines)")
+                 "Comma-separated optimizers; besides the default rows, any optimizer of `specopt "
+                 "list` by its name in lower case without '_' (its defaults) (adamw and "
+                 "torch_adamw always run as the baselines)")
       ->delimiter(',')
-      ->check(CLI::IsMember(lab::step_bench_optimizers()))
+      ->check(CLI::IsMember(lab::step_bench_known_optimizers()))
       ->capture_default_str();
   st->add_option("--seed", s->seed, "Seed of the weights and gradients")->capture_default_str();
   st->add_option("--json", s->json, "Also write the records as a JSON list to FILE");

@@ -2,7 +2,7 @@
 
 #include <toml++/toml.h>
 
-#include "lab/train/config_maps.h"
+#include "lab/train/config_registry.h"
 
 #include <algorithm>
 #include <cctype>
@@ -92,7 +92,7 @@ Handler text(std::string& out, std::vector<std::string> choices = {}) {
 
 // optimizer.name: the names `specopt list` shows are accepted too, ignoring case and '_'
 // ("Muon", "AdamS", "LionK", "SpectralAdam", "mSGDZ"; "Hybrid" is the default Muon hybrid);
-// stored as the config's own spelling ("adams", "spectral_adam").
+// stored as optimizer_names() spells it: lower case without '_' ("adams", "spectraladam").
 Handler optimizer_name(std::string& out) {
   return [&out](const toml::node& n, const std::string& key) {
     if (!n.is_string()) bad(key, "expected a string, got " + describe(n));
@@ -284,11 +284,6 @@ void apply_set(toml::table& root, const std::string& set) {
 
 }  // namespace
 
-std::vector<std::string> optimizer_names() {
-  return {"muon",  "adamw", "lion",  "lionk", "adam",  "adams",         "adamq",
-          "adamz", "msgd",  "msgds", "msgdq", "msgdz", "spectral_adam", "spectral_sgd",
-          "normuon", "adamuon", "polargrad", "dion2"};
-}
 
 namespace {
 int64_t in_steps(double value, int64_t total) {
@@ -437,7 +432,7 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
   if (o.beta1 >= 1) bad("optimizer.beta1", std::to_string(o.beta1) + " must be < 1");
   if (o.beta2 >= 1) bad("optimizer.beta2", std::to_string(o.beta2) + " must be < 1");
   if (o.momentum >= 1) bad("optimizer.momentum", std::to_string(o.momentum) + " must be < 1");
-  if ((o.name == "spectral_adam" || o.name == "spectral_sgd") && o.p < 0) {
+  if ((o.name == "spectraladam" || o.name == "spectralsgd") && o.p < 0) {
     bad("optimizer.p", "required for optimizer '" + o.name + "' (a power in [0, 1])");
   }
   if (o.p > 1) bad("optimizer.p", std::to_string(o.p) + " must be in [0, 1]");

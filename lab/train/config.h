@@ -6,9 +6,9 @@
 //
 //   [model]      kind = "gpt" | "mlp" | "cnn", sizes
 //   [data]       dataset = "brown" | "fashion_mnist", dir, limits, eval batches
-//   [optimizer]  name (muon, adamw, lion, lionk, adam, adams, adamq, adamz, msgd, msgds,
-//                msgdq, msgdz, spectral_adam, spectral_sgd, normuon, adamuon, polargrad, dion2)
-//                and its options
+//   [optimizer]  name (any optimizer of the registry, specopt/optim/registry.h: muon, normuon,
+//                adamuon, polargrad, dion2, lionk, spectral_adam, spectral_sgd, adam, adams,
+//                adamq, adamz, msgd, msgds, msgdq, msgdz, adamw, lion) and its options
 //   [schedule]   name = "constant" | "warmup_cosine" | "wsd", warmup, decay (steps, or fractions
 //                of train.steps below 1), min
 //   [train]      steps, batch_size, grad_clip, eval_interval, checkpoint_interval,
@@ -117,7 +117,9 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
                                const std::string& source = "config");
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& sets = {});
 
-// The optimizer names parse_train_config accepts.
+// The optimizer names parse_train_config accepts: the optimizer registry's, lower case
+// without '_' ("muon", "spectraladam"). Defined in config_registry.cpp (the library's
+// registry; the fuzz builds link a fixed list instead).
 std::vector<std::string> optimizer_names();
 
 }  // namespace lab

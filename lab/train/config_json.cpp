@@ -1,67 +1,27 @@
 // TrainConfig::to_json: the resolved config that config.json holds. Every value that a key
 // leaves to a default depending on other keys is written out — the optimizer preset's
-// momentum, p and shape_rule (the defaults of the library's option presets that
-// lab/train/optimizer_factory.cpp builds; tests/train/test_config.cpp checks them against
-// those presets), the data folder the loader reads, warmup and decay in steps — and a key that
-// does not apply to the chosen optimizer is null. Kept free of LibTorch, like config.cpp, for
-// the fuzz builds (scripts/fuzz.sh).
-#include <algorithm>
-#include <cctype>
+// momentum, p and shape_rule as the rule lab/train/optimizer_factory.cpp builds has them
+// (config_registry.h; tests/train/test_config.cpp checks them against the library's presets),
+// the data folder the loader reads, warmup and decay in steps — and a key that does not apply
+// to the chosen optimizer is null. Kept free of LibTorch, like config.cpp, for the fuzz builds
+// (scripts/fuzz.sh).
 #include <string>
 
 #include "lab/data/paths.h"
 #include "lab/train/config.h"
+#include "lab/train/config_registry.h"
 
 namespace specopt {
 namespace lab {
 
 namespace {
 
-constexpr double kNone = -2, kFromConfig = -1;
-
-struct Preset {
-  const char* name;
-  double momentum;   // < 0: the optimizer has no momentum option
-  double p;          // the preset's power; kFromConfig: optimizer.p; kNone: no power option
-  const char* shape_rule;  // nullptr: no shape rule
-};
-
-// The hybrids' spectral presets (specopt/optim/{muon,normuon,adamuon,polargrad,dion2,
-// spectral_adam}.h).
-constexpr Preset kPresets[] = {
-    {"muon", 0.95, kNone, "original"}, {"normuon", 0.95, kNone, "original"},
-    {"adamuon", 0.95, kNone, nullptr},    {"polargrad", 0.95, kNone, nullptr},
-    {"dion2", 0.95, kNone, "spectral_norm"},
-    {"adam", -1, 1.0, "none"},        {"adams", -1, 0.5, "none"},
-    {"adamq", -1, 0.25, "none"},      {"adamz", -1, 0.0, "original"},
-    {"spectral_adam", -1, kFromConfig, "none"}, {"msgd", 0.9, 1.0, "none"},
-    {"msgds", 0.9, 0.5, "none"},      {"msgdq", 0.9, 0.25, "none"},
-    {"msgdz", 0.9, 0.0, "original"},  {"spectral_sgd", 0.9, kFromConfig, "none"},
-};
-
-const Preset* preset_of(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  for (const auto& p : kPresets) {
-    if (name == p.name) return &p;
-  }
-  return nullptr;  // adamw, lion, lionk: none of these options
-}
-
 nlohmann::json resolved_optimizer(const OptimizerConfig& o) {
-  const Preset* preset = preset_of(o.name);
-  nlohmann::json momentum = nullptr, p = nullptr, shape_rule = nullptr;
-  if (preset != nullptr && preset->momentum >= 0) {
-    momentum = o.momentum >= 0 ? o.momentum : preset->momentum;
-  }
-  if (preset != nullptr && preset->p != kNone) p = preset->p == kFromConfig ? o.p : preset->p;
-  if (preset != nullptr && preset->shape_rule != nullptr) {
-    shape_rule = o.shape_rule.empty() ? preset->shape_rule : o.shape_rule;
-  }
+  const auto rule = resolved_rule_options(o);
   return {{"name", o.name},
           {"lr", o.lr},
           {"vector_lr", o.vector_lr},
-          {"momentum", momentum},
+          {"momentum", rule.momentum},
           {"nesterov", o.nesterov},
           {"beta1", o.beta1},
           {"beta2", o.beta2},
@@ -69,8 +29,8 @@ nlohmann::json resolved_optimizer(const OptimizerConfig& o) {
           {"weight_decay", o.weight_decay},
           {"vector_weight_decay", o.vector_weight_decay},
           {"cautious_weight_decay", o.cautious_weight_decay},
-          {"p", p},
-          {"shape_rule", shape_rule},
+          {"p", rule.p},
+          {"shape_rule", rule.shape_rule},
           {"split_qkv", o.split_qkv},
           {"map", o.map},
           {"slice_min_numel", o.slice_min_numel},

@@ -168,8 +168,10 @@ std::string text(double x) {
   return os.str();
 }
 
-// The registry's options for `c.name`, then the config's keys the rule declares. The betas and
-// eps are the AdamW side's, and SpectralAdam's own (paper 3's protocol shares them).
+}  // namespace
+
+// The betas and eps are the AdamW side's, and SpectralAdam's own (paper 3's protocol shares
+// them).
 std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
   std::unique_ptr<RuleOptions> o;
   try {
@@ -208,13 +210,11 @@ std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c) {
     if (declares(*o, "eps")) set("eps", text(c.eps));
   }
   // p for the general rules; the presets (adams, msgdq, ...) fix it.
-  if (c.name == "spectral_adam" || c.name == "spectral_sgd") set("p", text(c.p));
+  if (c.name == "spectraladam" || c.name == "spectralsgd") set("p", text(c.p));
   if (declares(*o, "map")) set("map", c.map);
   o->validate();
   return o;
 }
-
-}  // namespace
 
 std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& c,
                                                      const std::string& schedule_spec,

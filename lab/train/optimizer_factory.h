@@ -95,6 +95,10 @@ class TrainOptimizer {
   std::unique_ptr<LrScheduler> scheduler_;
 };
 
+// The spectral (or element-wise) rule's options: the registry's for `c.name`, then the config's
+// keys that the rule declares; validated. Throws std::invalid_argument naming the config key.
+std::unique_ptr<RuleOptions> rule_options(const OptimizerConfig& c);
+
 std::unique_ptr<TrainOptimizer> make_train_optimizer(const OptimizerConfig& config,
                                                      const std::string& schedule_spec,
                                                      const torch::nn::Module& model);

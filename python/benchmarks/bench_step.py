@@ -10,8 +10,9 @@ Muon(lr 0.02, split_qkv) on the hidden matrices + AdamW(lr 3e-4) on the rest, C+
 HybridOptimizer (specopt._C.CxxHybridOptimizer) against specopt.optim.Muon over
 hybrid_param_groups; "adamw" = AdamW(lr 3e-4) on everything, C++ against specopt.optim.AdamW
 and torch.optim.AdamW with foreach=False and foreach=True. Median and fastest of --repeats
-steps each, alternating, after one untimed step; with --cli, `specopt bench step` itself runs
-first on the same set and its median is printed beside.
+steps each, after one untimed step, the C++ and the Python step alternating (torch's AdamWs
+alternate with specopt.optim.AdamW in a loop of their own); with --cli, `specopt bench step`
+runs on the same set before and after, and the mean of its two medians is printed beside.
 
 Sets: "block" = one GPT-small transformer block's matrices (768-wide; QKV as three 768×768,
 the output projection, the MLP 3072×768 and 768×3072) and "many-small" = 64 matrices 64×64
@@ -99,11 +100,24 @@ def cli_bench_step(cli, threads, repeats):
             return {r["optimizer"]: r["seconds"] for r in json.load(f)}
 
 
+def alternate(opts, repeats):
+    """{label: [seconds]}: one untimed step each, then `repeats` rounds of one step each."""
+    times = {label: [] for label, _ in opts}
+    for _, o in opts:
+        o.step()  # state allocation, untimed
+    for _ in range(repeats):
+        for label, o in opts:
+            times[label].append(timed(o.step))
+    return times
+
+
 def gpt_small(args):
-    cli = cli_bench_step(args.cli, args.threads, args.repeats) if args.cli else {}
     named = gpt_small_named()
     params = [p for _, p in named]
     muon_spec = "muon:lr=0.02,weight_decay=0.0,split_qkv=true"
+    # The Python step against the C++ step: only these two alternate. A third optimizer between
+    # them (torch.optim.AdamW allocates and frees ~300 MB of temporaries a step) slowed the
+    # next step by 10-50% in earlier runs, whichever implementation that was.
     cases = {
         "muon": [
             ("C++ HybridOptimizer", lambda: _C.CxxHybridOptimizer(named, muon_spec, "adamw:lr=3e-4")),
@@ -113,32 +127,41 @@ def gpt_small(args):
         "adamw": [
             ("C++ AdamW", lambda: _C.CxxOptimizer("adamw:lr=3e-4", params)),
             ("specopt.optim.AdamW", lambda: AdamW(params, lr=3e-4)),
-            ("torch AdamW foreach=False", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=False)),
-            ("torch AdamW foreach=True", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=True)),
         ],
     }
+    peers = [  # specopt.optim.AdamW against torch's, alternating among themselves
+        ("specopt.optim.AdamW", lambda: AdamW(params, lr=3e-4)),
+        ("torch AdamW foreach=False", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=False)),
+        ("torch AdamW foreach=True", lambda: torch.optim.AdamW(params, lr=3e-4, foreach=True)),
+    ]
+    # `specopt bench step` runs before and after the in-process steps; its figure is the mean of
+    # the two medians, so a drift of the machine's speed during the run shows as their spread.
+    cli = [cli_bench_step(args.cli, args.threads, args.repeats)] if args.cli else []
     print(f"gpt-small: {sum(p.numel() for p in params) / 1e6:.1f} M parameters in "
           f"{len(params)} tensors; median and fastest of {args.repeats} steps, alternating")
+    results = {}
+    for case, impls in cases.items():
+        results[case] = alternate([(label, make()) for label, make in impls], args.repeats)
+    peer_times = alternate([(label, make()) for label, make in peers], args.repeats)
+    if args.cli:
+        cli.append(cli_bench_step(args.cli, args.threads, args.repeats))
     print(f"{'optimizer':<6} {'implementation':<26} {'median':>9} {'fastest':>9} {'vs first':>9}"
           f" {'bench step':>11}")
-    for case, impls in cases.items():
-        opts = [(label, make()) for label, make in impls]
-        times = {label: [] for label, _ in opts}
-        for _, o in opts:
-            o.step()  # state allocation, untimed
-        for _ in range(args.repeats):
-            for label, o in opts:
-                times[label].append(timed(o.step))
-        first = statistics.median(times[opts[0][0]])
-        for label, _ in opts:
+    for case, times in list(results.items()) + [("adamw", peer_times)]:
+        labels = list(times)
+        first = statistics.median(times[labels[0]])
+        for label in labels:
             med = statistics.median(times[label])
-            ref = f"{cli[case]:>10.3f}s" if case in cli and label.startswith("C++") else ""
+            ref = ""
+            if cli and label.startswith("C++"):
+                ref = f"{statistics.mean(c[case] for c in cli):>10.3f}s" + \
+                    f" ({' / '.join(f'{c[case]:.3f}' for c in cli)})"
             print(f"{case:<6} {label:<26} {med:>8.3f}s {min(times[label]):>8.3f}s "
                   f"{(med / first - 1) * 100:>+8.1f}% {ref}")
-            if case in cli and label.startswith("specopt"):
-                print(f"{'':<6} {'  vs bench step median':<26} {'':>9} {'':>9} "
-                      f"{(med / cli[case] - 1) * 100:>+8.1f}%")
-        del opts
+            if cli and label.startswith("specopt") and times is not peer_times:
+                ref = statistics.mean(c[case] for c in cli)
+                print(f"{'':<6} {'  vs bench step':<26} {'':>9} {'':>9} "
+                      f"{(med / ref - 1) * 100:>+8.1f}%")
 
 
 def main():

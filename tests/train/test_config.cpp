@@ -76,9 +76,9 @@ TEST(TrainConfig, OptimizerNamesAsListShowsThem) {
         << p.first << " via --set";
   }
   EXPECT_EQ(L::parse_train_config("[optimizer]\nname='SpectralAdam'\np=0.5\n").optimizer.name,
-            "spectral_adam");
+            "spectraladam");
   expect_refused("[optimizer]\nname='Muom'\n",
-                 "config key 'optimizer.name': 'Muom' is not one of: muon, adamw");
+                 "config key 'optimizer.name': 'Muom' is not one of: muon, normuon");
 }
 
 TEST(TrainConfig, RefusalsNameTheKey) {
@@ -180,7 +180,7 @@ std::vector<std::string> sentinels(const nlohmann::json& j, const std::string& a
 // shape_rule (the library's own presets), the data folder; null where a key does not apply.
 TEST(TrainConfig, ResolvedJsonHasNoSentinels) {
   for (const auto& name : L::optimizer_names()) {
-    const bool needs_p = name == "spectral_adam" || name == "spectral_sgd";
+    const bool needs_p = name == "spectraladam" || name == "spectralsgd";
     const auto c = L::parse_train_config("[optimizer]\nname='" + name + "'\n" +
                                          (needs_p ? "p=0.3\n" : ""));
     const auto j = c.to_json();
