@@ -437,6 +437,32 @@ class NorMuon(_ByKeys):
         super().__init__(params, "normuon", dict(options, lr=lr))
 
 
+class AdaMuon(_ByKeys):
+    """AdaMuon (arXiv 2507.11005): Muon on sign(momentum), then an element-wise second moment
+    of the orthogonalised update, rescaled to Adam's RMS. Options are the C++ AdaMuonOptions'
+    keys, '.' spelled '_' (``sign_momentum``, ``beta2``, ``rms``, ``polar_steps``, ...)."""
+
+    def __init__(self, params, lr=0.02, **options):
+        super().__init__(params, "adamuon", dict(options, lr=lr))
+
+
+class PolarGrad(_ByKeys):
+    """PolarGrad (arXiv 2505.21799): the polar factor of the momentum times its nuclear norm
+    (Lion-K with K = ½‖X‖²_*). Options are the C++ PolarGradOptions' keys."""
+
+    def __init__(self, params, lr=3e-4, **options):
+        super().__init__(params, "polargrad", dict(options, lr=lr))
+
+
+class Dion2(_ByKeys):
+    """Dion2 (arXiv 2512.16928): Muon on the α-fraction (``fraction``, default 0.25) of rows or
+    columns of largest norm, error feedback for the rest. Options are the C++ Dion2Options'
+    keys."""
+
+    def __init__(self, params, lr=0.01, **options):
+        super().__init__(params, "dion2", dict(options, lr=lr))
+
+
 class LionK(_ByKeys):
     """Lion-K with a convex map K by its registry spec (``map="nuclear"`` (default),
     ``"schatten:q=3"``, ...). Other options: beta_pol, beta_nes, weight_decay,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from specopt import _C
-from specopt.optim import AdamW, Lion, LionK, Muon, NorMuon, SpectralAdam, SpectralSGD
+from specopt.optim import (AdaMuon, AdamW, Dion2, Lion, LionK, Muon, NorMuon, PolarGrad,
+                           SpectralAdam, SpectralSGD)
 
 A, B, C = 3.4445, -4.775, 2.0315
 
@@ -295,10 +296,14 @@ def test_adamw_continues_from_torch_adamw_state():
     ("lion", lambda ps: Lion(ps)),
     ("lionk:map=schatten:q=3", lambda ps: LionK(ps, map="schatten:q=3")),
     ("normuon", lambda ps: NorMuon(ps)),
+    ("adamuon", lambda ps: AdaMuon(ps)),
+    ("polargrad", lambda ps: PolarGrad(ps)),
+    ("dion2:fraction=0.5", lambda ps: Dion2(ps, fraction=0.5)),
     ("adamq", lambda ps: SpectralAdam(ps, preset="adamq")),
     ("msgdz", lambda ps: SpectralSGD(ps, preset="msgdz")),
     ("muon:momentum=0,weight_decay=0.1,lr=0.001", lambda ps: Muon(ps, momentum=0.0)),
-], ids=["AdamW", "Lion", "LionK-schatten3", "NorMuon", "AdamQ", "mSGDZ", "Muon-no-momentum"])
+], ids=["AdamW", "Lion", "LionK-schatten3", "NorMuon", "AdaMuon", "PolarGrad", "Dion2-half",
+        "AdamQ", "mSGDZ", "Muon-no-momentum"])
 def test_python_step_equals_cxx_optimizer(spec, make):
     """The Python optimizer takes exactly the C++ optimizer's steps (make_optimizer(spec))."""
     torch.manual_seed(0)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import specopt
-from specopt.optim import AdamW, Lion, LionK, Muon, NorMuon, SpectralAdam, SpectralSGD
+from specopt.optim import (AdaMuon, AdamW, Dion2, Lion, LionK, Muon, NorMuon, PolarGrad,
+                           SpectralAdam, SpectralSGD)
 
 # (class, constructor kwargs, learning rate that makes progress on the 10×5 problem)
 OPTIMIZERS = [
@@ -17,6 +18,9 @@ OPTIMIZERS = [
     (AdamW, {}, 5e-2),
     (Lion, {}, 1e-2),
     (NorMuon, {}, 0.1),
+    (AdaMuon, {}, 0.05),
+    (PolarGrad, {}, 0.05),
+    (Dion2, {"fraction": 0.5}, 0.1),
     (LionK, {}, 0.1),
     (LionK, {"map": "schatten:q=3"}, 0.1),
     (SpectralAdam, {"preset": "adamq"}, 5e-2),
@@ -321,7 +325,8 @@ def test_nonfinite_gradient(cls, kwargs, lr):
 
 def test_all_registered_optimizers_are_listed():
     names = [n for n, _ in specopt.registered_optimizers()]
-    for name in ("Muon", "NorMuon", "LionK", "SpectralAdam", "SpectralSGD", "AdamW", "Lion", "AdamQ"):
+    for name in ("Muon", "NorMuon", "AdaMuon", "PolarGrad", "Dion2", "LionK", "SpectralAdam",
+                 "SpectralSGD", "AdamW", "Lion", "AdamQ"):
         assert name in names
 
 
