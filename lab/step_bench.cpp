@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <stdexcept>
 
@@ -78,24 +77,15 @@ const std::vector<Entry>& entries() {
   return e;
 }
 
-// Lower case without '_': the registry's names as rows ("adamq", "spectraladam").
-std::string folded(const std::string& s) {
-  std::string out;
-  for (unsigned char ch : s) {
-    if (ch != '_') out += static_cast<char>(std::tolower(ch));
-  }
-  return out;
-}
-
-// Every optimizer of the registry is also a row by its folded name, when no row above has that
-// name: its defaults (split_qkv where it has the option), over every parameter for element-wise
-// rules, else as the spectral side of a hybrid. Such rows are not in the default list; they
+// Every optimizer of the registry is also a row by its optimizer_key (registry.h), when no row
+// above has that name: its defaults (split_qkv where it has the option), over every parameter
+// for element-wise rules, else as the spectral side of a hybrid. Such rows are not in the default list; they
 // let a newly registered rule be timed (`--optimizers NAME`) without a line here.
 std::vector<Entry> registry_entries() {
   std::vector<Entry> out;
   const auto& curated = entries();
   for (const auto& r : registered_optimizers()) {
-    const std::string name = folded(r.name);
+    const std::string name = optimizer_key(r.name);
     const bool listed = std::any_of(curated.begin(), curated.end(),
                                     [&](const Entry& e) { return e.name == name; });
     if (listed) continue;

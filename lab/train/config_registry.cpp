@@ -2,9 +2,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include <specopt/maps/registry.h>
 #include <specopt/optim/fields.h>
 #include <specopt/optim/registry.h>
@@ -27,13 +24,7 @@ std::string convex_map_spec_error(const std::string& spec) {
 
 std::vector<std::string> optimizer_names() {
   std::vector<std::string> out;
-  for (const auto& r : registered_optimizers()) {
-    std::string name;
-    for (unsigned char ch : r.name) {
-      if (ch != '_') name += static_cast<char>(std::tolower(ch));
-    }
-    out.push_back(name);
-  }
+  for (const auto& r : registered_optimizers()) out.push_back(optimizer_key(r.name));
   return out;
 }
 

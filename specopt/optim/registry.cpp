@@ -11,6 +11,14 @@
 
 namespace specopt {
 
+std::string optimizer_key(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c != '_') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
 namespace {
 
 struct Entry {
@@ -65,15 +73,6 @@ const std::vector<Entry>& entries() {
   return all;
 }
 
-// Lower case without '_': "Lion_K" and "lionk" name the same optimizer.
-std::string folded(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c != '_') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 std::vector<std::string> names() {
   std::vector<std::string> out;
   for (const auto& e : entries()) out.push_back(e.info.name);
@@ -82,7 +81,7 @@ std::vector<std::string> names() {
 
 const Entry& find(const std::string& name) {
   for (const auto& e : entries()) {
-    if (folded(e.info.name) == folded(name)) return e;
+    if (optimizer_key(e.info.name) == optimizer_key(name)) return e;
   }
   TORCH_CHECK(false, "Unknown optimizer '", name, "' (known: ", join_names(names()), ")");
 }

@@ -28,6 +28,18 @@ TEST(OptimizerRegistry, NamesGiveTheirRulesDefaults) {
   EXPECT_EQ(make_optimizer_options("LION_K")->kind(), std::string("LionK"));
 }
 
+// The one spelling of a name that train and bench step store: lower case without '_'; every
+// registered name builds from it.
+TEST(OptimizerRegistry, OptimizerKeyIsTheFoldedName) {
+  EXPECT_EQ(optimizer_key("Lion_K"), "lionk");
+  EXPECT_EQ(optimizer_key("SpectralAdam"), "spectraladam");
+  EXPECT_EQ(optimizer_key("mSGDZ"), "msgdz");
+  for (const auto& r : registered_optimizers()) {
+    EXPECT_EQ(make_optimizer_options(optimizer_key(r.name))->kind(),
+              make_optimizer_options(r.name)->kind()) << r.name;
+  }
+}
+
 TEST(OptimizerRegistry, DeclaredOptionsByKey) {
   const auto m = make_optimizer_options("MUON:lr=0.01,polar.steps=3,nesterov=false,nonfinite=skip");
   const auto& mo = dynamic_cast<const MuonOptions&>(*m);
