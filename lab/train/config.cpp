@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include "lab/train/config_registry.h"
+#include "specopt/optim/optimizer_key.h"
 
 #include <algorithm>
 #include <cctype>
@@ -96,21 +97,14 @@ Handler text(std::string& out, std::vector<std::string> choices = {}) {
 Handler optimizer_name(std::string& out) {
   return [&out](const toml::node& n, const std::string& key) {
     if (!n.is_string()) bad(key, "expected a string, got " + describe(n));
-    auto folded = [](const std::string& s) {
-      std::string f;
-      for (unsigned char ch : s) {
-        if (ch != '_') f += static_cast<char>(std::tolower(ch));
-      }
-      return f;
-    };
     const auto v = *n.value<std::string>();
-    if (folded(v) == "hybrid") {
+    if (optimizer_key(v) == "hybrid") {
       out = "muon";
       return;
     }
     std::string known;
     for (const auto& c : optimizer_names()) {
-      if (folded(c) == folded(v)) {
+      if (c == optimizer_key(v)) {
         out = c;
         return;
       }
@@ -456,12 +450,9 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::vector<s
   }
   check_schedule_length(c);
   if (c.out_dir.empty()) bad("train.out_dir", "must not be empty (the run directory)");
-  std::string lower_name = o.name;
-  std::transform(lower_name.begin(), lower_name.end(), lower_name.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   for (const char* key : {"adamw_patterns", "spectral_patterns"}) {
     const auto& list = std::string(key) == "adamw_patterns" ? o.adamw_patterns : o.spectral_patterns;
-    if (!list.empty() && (lower_name == "adamw" || lower_name == "lion")) {
+    if (!list.empty() && (o.name == "adamw" || o.name == "lion")) {  // stored as optimizer_key
       bad(std::string("optimizer.") + key, "optimizer '" + o.name + "' updates every parameter "
           "alike, there is no partition to configure (the patterns apply to the hybrids: muon, "
           "adams, ...)");

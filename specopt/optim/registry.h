@@ -22,6 +22,7 @@
 
 #include <specopt/optim/base.h>
 #include <specopt/optim/fields.h>
+#include <specopt/optim/optimizer_key.h>  // names are matched by optimizer_key()
 
 namespace specopt {
 
@@ -30,10 +31,6 @@ struct RegisteredOptimizer {
   std::string summary;  // one line
 };
 const std::vector<RegisteredOptimizer>& registered_optimizers();
-// A name as the registry matches it: lower case without '_' ("Lion_K", "lionk" → "lionk";
-// "SpectralAdam" → "spectraladam"). Also the spelling `specopt train` stores and `bench step`
-// rows use.
-std::string optimizer_key(const std::string& name);
 
 // The options a spec describes, validated.
 std::unique_ptr<RuleOptions> make_optimizer_options(const std::string& spec);
